@@ -1,0 +1,28 @@
+# The two quick-start commands (README): `make run` and `make test`.
+# Both create .venv with the project installed, so they work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test bench lint clean
+
+$(BIN)/mc-threat: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,slurm,dev]'
+	touch $@
+
+run: $(BIN)/mc-threat  ## install, then run the default sweep on a local dask cluster
+	$(BIN)/mc-threat sweep configs/default.yaml --out results/default.zarr --overwrite
+
+test: $(BIN)/mc-threat  ## install, then run the test suite (benchmarks excluded)
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/mc-threat  ## full benchmark, writes results/bench.json
+	$(BIN)/mc-threat bench
+
+lint: $(BIN)/mc-threat
+	$(BIN)/ruff check mc_threat tests scripts
+
+clean:
+	rm -rf $(VENV) results/*.zarr .pytest_cache

@@ -1,0 +1,100 @@
+"""Throughput benchmark: ``mc-threat bench`` or ``python scripts/bench.py``.
+
+Measures, in one run on this machine:
+
+* ``fused``: generate + evaluate systems per second through the sweep kernel (every
+  outcome of MODEL.md section 5, the balance-of-power pass included), for each ``n``;
+* ``api``: the same through the public API (``generate_systems`` then ``evaluate``, which
+  also returns every state's target, choice and bloc);
+* ``batched``: point-system evaluations per second when 16 weight vectors share each
+  generated system (common random numbers; proximity and balance of power shared);
+* compile or cache-load time of the kernels.
+
+Each figure is the best of ``repeats`` timed runs (the machine is shared; the best run
+is the least disturbed). Ratios printed at the end come from the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZES = (8, 16, 32, 64)
+
+
+def _weight_rows(k: int) -> list[dict]:
+    """``k`` distinct weight vectors with everything else at the defaults."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for w in rng.uniform(0.0, 1.0, size=(k, 4)):
+        w[0] += 1e-3  # never all zero
+        rows.append({"weights": dict(zip(("power", "proximity", "offense", "intent"),
+                                         map(float, w), strict=True))})
+    return rows
+
+
+def _best(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/bench.json",
+              repeats: int = 3) -> dict:
+    """Run the benchmark, print a table, write ``out`` (JSON) and return the figures."""
+    import numba
+
+    from .config import coerce_generator
+    from .engine import Group, compute_task
+    from .generate import generate_systems, generator_vector
+    from .model import evaluate, params_vector
+
+    gen = generator_vector(coerce_generator(None))
+    t0 = time.perf_counter()
+    compute_task(0, 0, 1, [Group(0, 1, 8, gen, params_vector({})[None])])
+    evaluate(generate_systems(None, 8, 0, 0, 1), {})
+    warm = time.perf_counter() - t0
+
+    sizes = (8, 16) if quick else SIZES
+    base_systems = 2_000 if quick else 400_000
+    repeats = 1 if quick else repeats
+    batch_rows = np.stack([params_vector(p) for p in _weight_rows(16)])
+    results = {"threads": numba.get_num_threads(), "cpu_count": os.cpu_count(),
+               "kernel_warmup_s": warm, "sizes": {}}
+    for n in sizes:
+        count = max(1_000, int(base_systems * (16 / n) ** 2)) if n > 16 else base_systems
+        one = [Group(0, 1, n, gen, params_vector({})[None])]
+        many = [Group(0, 16, n, gen, batch_rows)]
+        t_fused = _best(lambda one=one, count=count: compute_task(1, 0, count, one), repeats)
+        api_count = max(1_000, count // 4)
+        t_api = _best(lambda n=n, c=api_count: evaluate(generate_systems(None, n, 1, 0, c), {}),
+                      repeats)
+        b_count = max(1_000, count // 8)
+        t_batch = _best(lambda many=many, c=b_count: compute_task(1, 0, c, many), repeats)
+        results["sizes"][n] = {
+            "fused_systems_per_s": count / t_fused,
+            "api_systems_per_s": api_count / t_api,
+            "batched_point_systems_per_s": 16 * b_count / t_batch,
+        }
+    _print(results)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _print(results: dict) -> None:
+    print(f"threads: {results['threads']}   kernel warm-up (compile or cache load): "
+          f"{results['kernel_warmup_s']:.2f} s")
+    print(f"{'n':>4}  {'generate+evaluate /s':>22}  {'API path /s':>14}  "
+          f"{'16 weights batched, point-systems /s':>38}")
+    for n, r in results["sizes"].items():
+        print(f"{n:>4}  {r['fused_systems_per_s']:>22,.0f}  {r['api_systems_per_s']:>14,.0f}  "
+              f"{r['batched_point_systems_per_s']:>38,.0f}")

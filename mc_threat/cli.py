@@ -1,0 +1,181 @@
+"""The ``mc-threat`` command line: thin commands over the library, no logic of their own.
+
+Every expected failure (a bad config, a bad argument, a store that exists) prints one
+``mc-threat: error: ...`` message per problem to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own errors: usage line + one message, status 2
+        self.print_usage(sys.stderr)
+        print(f"mc-threat: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mc-threat", description="Monte Carlo engine for Walt's balance-of-threat "
+                "theory of alliance formation.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("sweep", help="run a sweep into a zarr results store")
+    s.add_argument("config", help="YAML config (see configs/default.yaml)")
+    s.add_argument("--out", help="results store (default: results/<config name>.zarr)")
+    s.add_argument("--workers", type=_nonnegative_int,
+                   help="worker processes of the local dask cluster (default: one per core); "
+                   "0 runs in this process without dask")
+    s.add_argument("--scheduler", help="address of an existing dask scheduler, e.g. "
+                   "tcp://host:8786")
+    s.add_argument("--cluster", metavar="FILE", help="start a SLURM cluster with dask-jobqueue "
+                   "from FILE (see configs/cluster_slurm.yaml)")
+    s.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    s.add_argument("--systems", type=_positive_int, help="systems per point (overrides "
+                   "run.systems)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+    i = sub.add_parser("info", help="describe a results store and how complete it is")
+    i.add_argument("store")
+
+    b = sub.add_parser("bench", help="throughput benchmark (see scripts/bench.py)")
+    b.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    b.add_argument("--out", default="results/bench.json")
+    return p
+
+
+def _version() -> str:
+    from . import __version__
+
+    return f"mc-threat {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+    from .store import StoreError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except (ConfigError, StoreError) as exc:
+        for line in str(exc).splitlines():
+            print(f"mc-threat: error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def cmd_sweep(args) -> int:
+    from .config import load_config
+    from .sweep import SweepInterrupted, run_sweep
+
+    config = load_config(args.config)
+    out = Path(args.out) if args.out else Path("results") / (Path(args.config).stem + ".zarr")
+    if args.resume and args.overwrite:
+        print("mc-threat: error: --resume and --overwrite exclude each other", file=sys.stderr)
+        return EXIT_USAGE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        report = run_sweep(config, out, workers=args.workers, scheduler=args.scheduler,
+                           resume=args.resume, overwrite=args.overwrite,
+                           progress=not args.quiet, systems=args.systems,
+                           cluster_file=args.cluster)
+    except SweepInterrupted:
+        print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
+              f"Resume with: mc-threat sweep {args.config} --out {out} --resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        from .store import open_results
+
+        print(summary_table(open_results(out)))
+        rate = report.point_systems_per_second
+        print(f"\n{report.points} point(s) x {report.systems_per_point:,} systems, "
+              f"{report.tasks_run}/{report.tasks_total} tasks run in {report.seconds:.1f} s"
+              + (f" ({rate:,.0f} point-systems/s)" if rate == rate else ""))
+        print(f"results: {out}   (open with: xarray.open_zarr('{out}'))")
+    return 0
+
+
+def summary_table(ds, max_points: int = 8) -> str:
+    """Outcome means +- standard errors, one column per point (at most ``max_points``)."""
+    from .kernels import OUTCOMES
+
+    n_points = ds.sizes["point"]
+    shown = list(range(min(n_points, max_points)))
+    factors = list(ds.attrs.get("factors", []))
+    head = ["outcome"] + [f"point {p}" for p in shown]
+    rows = [head]
+    for f in factors:
+        rows.append([f] + [_fmt_value(ds[f].values[p]) for p in shown])
+    for name in OUTCOMES:
+        mean = ds[name].sel(stat="mean").values
+        sem = ds[name].sel(stat="sem").values
+        rows.append([name] + [f"{mean[p]:.4f} ± {sem[p]:.4f}" for p in shown])
+    widths = [max(len(r[k]) for r in rows) for k in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if n_points > max_points:
+        lines.append(f"... {n_points - max_points} more point(s) in the store")
+    return "\n".join(lines)
+
+
+def _fmt_value(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def cmd_info(args) -> int:
+    from .store import Store
+
+    st = Store(args.store).status()
+    complete = st["tasks_done"] == st["tasks"] and st["blocks_merged"] == st["blocks"]
+    print(f"store:     {st['path']}")
+    print(f"design:    {st['design']} over {', '.join(st['factors']) or '(no factors)'}")
+    print(f"points:    {st['points']}, {st['systems_per_point']:,} systems each in "
+          f"{st['chunks']} chunk(s)")
+    print(f"tasks:     {st['tasks_done']}/{st['tasks']} done, "
+          f"{st['blocks_merged']}/{st['blocks']} point blocks merged")
+    print(f"started:   {st['started']}")
+    print(f"finished:  {st['finished'] or '(not finished)'}")
+    print(f"status:    {'complete' if complete else 'incomplete: run the sweep with --resume'}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    run_bench(quick=args.quick, out=args.out)
+    return 0
+
+
+_COMMANDS = {"sweep": cmd_sweep, "info": cmd_info, "bench": cmd_bench}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Monte Carlo over chunks of systems for blocks of sweep points.
+
+The unit of work and of determinism is a *task*: a block of consecutive sweep points
+times one chunk of systems. A task returns, for every point of its block, the moment
+records ``(count, mean, m2, min, max)`` of every outcome over the chunk's systems and the
+chunk's choice-by-power counts. Chunks are merged in chunk order afterwards, so a point's
+result depends on the config alone, never on which worker or thread computed what.
+
+Points that share ``n_states`` and the generator settings share their generated systems
+(common random numbers) and are evaluated in one kernel call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS
+from .kernels.stats import N_MOMENTS, empty_moments, merge_moments
+
+# A task should carry about this many state-pair evaluations (n^2 per system and point),
+# a few seconds of work: long enough to hide scheduling costs, short enough to balance.
+TASK_PAIR_EVALUATIONS = 2e9
+MAX_POINTS_PER_TASK = 256
+
+
+@dataclass(frozen=True)
+class Group:
+    """Consecutive points ``lo .. hi - 1`` of a block sharing ``n`` and the generator."""
+
+    lo: int
+    hi: int
+    n_states: int
+    generator: np.ndarray  # (6,) generator vector
+    params: np.ndarray  # (hi - lo, N_PARAMS) parameter rows
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a sweep splits into tasks: ``n_blocks`` point blocks times ``n_chunks`` chunks."""
+
+    n_points: int
+    systems: int
+    chunk: int
+    block: int  # points per block
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.systems // self.chunk)
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n_points // self.block)
+
+    def chunk_range(self, c: int) -> tuple[int, int]:
+        """``(start, count)`` of chunk ``c``."""
+        start = c * self.chunk
+        return start, min(self.chunk, self.systems - start)
+
+    def block_range(self, b: int) -> tuple[int, int]:
+        """Points ``lo .. hi - 1`` of block ``b``."""
+        lo = b * self.block
+        return lo, min(self.n_points, lo + self.block)
+
+
+def make_plan(configs, systems: int, chunk: int) -> Plan:
+    """Choose the points per task from the work one point's chunk carries."""
+    n_max = max(c.model.n_states for c in configs)
+    per_point = chunk * n_max * n_max
+    block = max(1, min(MAX_POINTS_PER_TASK, math.floor(TASK_PAIR_EVALUATIONS / per_point)))
+    return Plan(n_points=len(configs), systems=systems, chunk=min(chunk, systems),
+                block=min(block, len(configs)))
+
+
+def block_groups(configs, lo: int, hi: int) -> list[Group]:
+    """Split points ``lo .. hi - 1`` into runs that share ``n`` and the generator."""
+    from .generate import generator_vector
+    from .model import params_vector
+
+    groups: list[Group] = []
+    start = lo
+    for k in range(lo + 1, hi + 1):
+        if k == hi or not _same_systems(configs[k], configs[start]):
+            rows = np.stack([params_vector(configs[j].model) for j in range(start, k)])
+            groups.append(Group(start, k, configs[start].model.n_states,
+                                generator_vector(configs[start].generator), rows))
+            start = k
+    return groups
+
+
+def _same_systems(a, b) -> bool:
+    return a.model.n_states == b.model.n_states and a.generator == b.generator
+
+
+def compute_task(seed: int, start: int, count: int, groups: list[Group],
+                 threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run one chunk of systems for the points of ``groups``.
+
+    Returns moment records ``(points, N_OUTCOMES, 5)`` and choice-by-power counts
+    ``(points, 10, 3)`` for the points ``groups[0].lo .. groups[-1].hi - 1``.
+    """
+    import numba
+
+    from .kernels.engine import run_chunk
+    from .model import POWER_BIN_EDGES
+
+    if threads is not None:
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    size = groups[-1].hi - groups[0].lo
+    moments = np.empty((size, N_OUTCOMES, N_MOMENTS))
+    cbp = np.empty((size, N_POWER_BINS, N_CHOICES), np.int64)
+    for g in groups:
+        a = g.lo - groups[0].lo
+        b = g.hi - groups[0].lo
+        run_chunk(np.uint64(seed), np.int64(start), np.int64(count), g.n_states, g.generator,
+                  g.params, POWER_BIN_EDGES, moments[a:b], cbp[a:b])
+    return moments, cbp
+
+
+def merge_chunks(partials: np.ndarray) -> np.ndarray:
+    """Merge per-chunk moment records ``(points, chunks, N_OUTCOMES, 5)`` in chunk order."""
+    n_points, n_chunks = partials.shape[:2]
+    acc = empty_moments(n_points, N_OUTCOMES)
+    for c in range(n_chunks):
+        merge_moments(acc, np.ascontiguousarray(partials[:, c]))
+    return acc
+
+
+def monte_carlo(config, systems: int | None = None, chunk: int | None = None):
+    """Run every point of ``config`` in this process, without dask or a store.
+
+    Returns ``(design, moments (points, N_OUTCOMES, 5), choice_by_power (points, 10, 3))``;
+    the same numbers a sweep stores, for notebooks and tests.
+    """
+    from .design import design_points
+
+    design = design_points(config)
+    plan = make_plan(design.configs, systems or config.run.systems, chunk or config.run.chunk)
+    moments = np.empty((plan.n_points, plan.n_chunks, N_OUTCOMES, N_MOMENTS))
+    cbp = np.zeros((plan.n_points, N_POWER_BINS, N_CHOICES), np.int64)
+    for b in range(plan.n_blocks):
+        lo, hi = plan.block_range(b)
+        groups = block_groups(design.configs, lo, hi)
+        for c in range(plan.n_chunks):
+            start, count = plan.chunk_range(c)
+            m, k = compute_task(config.run.seed, start, count, groups)
+            moments[lo:hi, c] = m
+            cbp[lo:hi] += k
+    return design, merge_chunks(moments), cbp

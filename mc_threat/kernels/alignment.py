@@ -1,0 +1,84 @@
+"""Alignment choices, the ally-availability pass and the bloc forest (MODEL.md sections 3-4).
+
+One system at a time, writing into caller-provided arrays.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+BALANCE = 0
+BANDWAGON = 1
+NEUTRAL = 2
+
+
+@njit(inline="always", cache=True)
+def coalition_sums(power, target, choice, s_bal, s_wag, n_bal):
+    """Per target ``t``: ``S_B(t)``, ``S_W(t)`` and ``|B_t|`` for the given choices.
+
+    Sums run over states in increasing index (``S_W(t)`` starts from ``p_t``), the order
+    the reference uses, so the floating-point result is the same.
+    """
+    n = power.shape[0]
+    for t in range(n):
+        s_bal[t] = 0.0
+        s_wag[t] = power[t]
+        n_bal[t] = 0
+    for i in range(n):
+        t = target[i]
+        c = choice[i]
+        if c == BALANCE:
+            s_bal[t] += power[i]
+            n_bal[t] += 1
+        elif c == BANDWAGON:
+            s_wag[t] += power[i]
+
+
+@njit(inline="always", cache=True)
+def choose(power, target, theta, beta, alpha, neutral_below, choice, s_bal, s_wag, n_bal):
+    """Final choices of every state; leaves the final ``S_B``, ``S_W``, ``|B_t|`` behind.
+
+    First choices: NEUTRAL if ``theta_i < neutral_below``, BANDWAGON if
+    ``p_i < beta p_tau``, else BALANCE. Then one availability pass over the first
+    choices: where ``B_t`` is non-empty and ``S_B(t) < alpha S_W(t)``, members weaker than
+    ``t`` switch to BANDWAGON (``alpha = 0`` never switches anyone).
+    """
+    n = power.shape[0]
+    for i in range(n):
+        t = target[i]
+        if theta[i] < neutral_below:
+            choice[i] = NEUTRAL
+        elif power[i] < beta * power[t]:
+            choice[i] = BANDWAGON
+        else:
+            choice[i] = BALANCE
+    coalition_sums(power, target, choice, s_bal, s_wag, n_bal)
+    changed = False
+    for i in range(n):
+        if choice[i] == BALANCE:
+            t = target[i]
+            # n_bal[t] > 0 holds here since i itself is in B_t.
+            if s_bal[t] < alpha * s_wag[t] and power[i] < power[t]:
+                choice[i] = BANDWAGON
+                changed = True
+    if changed:
+        coalition_sums(power, target, choice, s_bal, s_wag, n_bal)
+
+
+@njit(inline="always", cache=True)
+def blocs(target, choice, bloc):
+    """Root label of every state in the alignment forest (MODEL.md section 4).
+
+    Bandwagoners point at their threat, balancers at the coalition node ``n + tau_i``,
+    neutral states are roots labelled by their own index. Bandwagon edges rise strictly
+    in power, so following them ends within ``n`` steps.
+    """
+    n = target.shape[0]
+    for i in range(n):
+        cur = i
+        while choice[cur] == BANDWAGON:
+            cur = target[cur]
+        if choice[cur] == BALANCE:
+            bloc[i] = n + target[cur]
+        else:
+            bloc[i] = cur

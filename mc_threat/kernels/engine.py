@@ -1,0 +1,121 @@
+"""The Monte Carlo kernel: generate a chunk of systems and evaluate many parameter rows.
+
+One call handles one chunk of systems (indices ``start .. start + count - 1``) for ``P``
+parameter rows that share the generator settings and ``n``. Each system is generated once
+into per-thread scratch and evaluated under every row (common random numbers), with the
+work that does not depend on the weights shared between rows:
+
+* the power and offense criteria, once per system;
+* the proximity matrix, recomputed only when ``reach`` changes from one row to the next;
+* the balance-of-power pass, recomputed only when ``bandwagon_ratio``, ``viability`` or
+  ``neutral_below`` change from one row to the next.
+
+So order rows to keep equal values adjacent (the engine does). Nothing is stored per
+system: each fixed-size sub-block of ``SUB_BLOCK`` systems accumulates shifted sums in
+system order, and sub-blocks are merged in index order at the end. The result is the same
+for any number of threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .evaluate import bop_pass, finish_system, threat_pass, workspace
+from .generate import generate_one
+from .outcomes import N_CHOICES, N_OUTCOMES, N_POWER_BINS
+from .rng import seed_key
+from .stats import M_COUNT, M_M2, M_MAX, M_MEAN, M_MIN, empty_moments, merge_moments
+from .threat import P_ALPHA, P_BETA, P_NEUTRAL, P_REACH, power_criteria, proximity_matrix
+
+SUB_BLOCK = 512  # systems per accumulation sub-block; changing it changes the last bits
+
+
+@njit(parallel=True, cache=True)
+def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
+    """Generate ``count`` systems and accumulate the outcomes of every parameter row.
+
+    Parameters
+    ----------
+    seed : uint64 run seed
+    start, count : index of the first system of the chunk, systems in the chunk
+    n : states per system
+    gen : (6,) generator vector (see ``mc_threat.generate.generator_vector``)
+    params : (P, N_PARAMS) parameter rows
+    edges : (10,) relative-power bin edges
+    moments : (P, N_OUTCOMES, 5) float64 out, moment records of the chunk
+    cbp : (P, 10, 3) int64 out, choice-by-power counts of the chunk
+    """
+    n_rows = params.shape[0]
+    nsub = (count + SUB_BLOCK - 1) // SUB_BLOCK
+    # Per sub-block: shift, sum and sum of squares of (x - shift), min, max.
+    acc = np.zeros((nsub, n_rows, N_OUTCOMES, 5))
+    sub_cbp = np.zeros((nsub, n_rows, N_POWER_BINS, N_CHOICES), np.int64)
+    key = seed_key(seed)
+    sigma = gen[0]
+    rho = gen[1]
+    inv_oa = 1.0 / gen[2]
+    inv_ob = 1.0 / gen[3]
+    inv_ia = 1.0 / gen[4]
+    inv_ib = 1.0 / gen[5]
+    for b in prange(nsub):
+        lo = b * SUB_BLOCK
+        hi = min(count, lo + SUB_BLOCK)
+        power = np.empty(n)
+        position = np.empty((n, 2))
+        offense = np.empty(n)
+        intent = np.empty((1, n))
+        comp = np.empty((n, 3))
+        ws = workspace(n)
+        f = ws[0]
+        prox = ws[3]
+        target = np.empty(n, np.int32)
+        choice = np.empty(n, np.int8)
+        bloc = np.empty(n, np.int32)
+        row = np.empty(N_OUTCOMES)
+        a = acc[b]
+        for s in range(lo, hi):
+            generate_one(key, start + s, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
+                         power, position, offense, intent[0], comp)
+            power_criteria(power, offense, f[0], f[1])
+            for p in range(n_rows):
+                prm = params[p]
+                if p == 0 or prm[P_REACH] != params[p - 1, P_REACH]:
+                    proximity_matrix(position, prm[P_REACH], prox)
+                if (p == 0 or prm[P_BETA] != params[p - 1, P_BETA]
+                        or prm[P_ALPHA] != params[p - 1, P_ALPHA]
+                        or prm[P_NEUTRAL] != params[p - 1, P_NEUTRAL]):
+                    bop_pass(power, prm, ws)
+                threat_pass(power, intent, prm, ws, target, choice, bloc)
+                finish_system(power, ws, target, choice, bloc, edges, row, sub_cbp[b, p])
+                for o in range(N_OUTCOMES):
+                    x = row[o]
+                    if s == lo:
+                        a[p, o, 0] = x
+                        a[p, o, 3] = x
+                        a[p, o, 4] = x
+                    d = x - a[p, o, 0]
+                    a[p, o, 1] += d
+                    a[p, o, 2] += d * d
+                    if x < a[p, o, 3]:
+                        a[p, o, 3] = x
+                    if x > a[p, o, 4]:
+                        a[p, o, 4] = x
+    # Serial, ordered merge of the sub-blocks.
+    moments[:, :, :] = empty_moments(n_rows, N_OUTCOMES)
+    cbp[:, :, :] = 0
+    part = np.empty((n_rows, N_OUTCOMES, 5))
+    for b in range(nsub):
+        m = min(count, (b + 1) * SUB_BLOCK) - b * SUB_BLOCK
+        for p in range(n_rows):
+            for o in range(N_OUTCOMES):
+                shift = acc[b, p, o, 0]
+                sx = acc[b, p, o, 1]
+                sxx = acc[b, p, o, 2]
+                part[p, o, M_COUNT] = m
+                part[p, o, M_MEAN] = shift + sx / m
+                part[p, o, M_M2] = max(sxx - sx * (sx / m), 0.0)
+                part[p, o, M_MIN] = acc[b, p, o, 3]
+                part[p, o, M_MAX] = acc[b, p, o, 4]
+        merge_moments(moments, part)
+        cbp += sub_cbp[b]

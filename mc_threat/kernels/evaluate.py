@@ -1,0 +1,124 @@
+"""Batch kernels: evaluate many systems, in parallel over blocks of systems.
+
+Parallelism is over *blocks* of systems (``prange`` over blocks, a plain loop inside), so
+scratch arrays are allocated once per block rather than once per system. Every system
+is computed independently of the others, so results do not depend on the number of
+blocks or threads; only the choice-by-power counts are reduced, and integer sums are
+exact in any order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .alignment import blocs, choose
+from .outcomes import count_choice_by_power, system_outcomes
+from .threat import (
+    P_ALPHA,
+    P_BETA,
+    P_NEUTRAL,
+    P_REACH,
+    power_criteria,
+    power_threats,
+    principal_threats,
+    proximity_matrix,
+    threat_matrix_one,
+)
+
+
+@njit(inline="always", cache=True)
+def workspace(n):
+    """Scratch arrays for one system of ``n`` states, reused from system to system."""
+    f = np.empty((8, n), np.float64)  # agg, off, theta, s_bal, s_wag, b_theta, b_s_bal, b_s_wag
+    k = np.empty((6, n), np.int32)  # n_bal, counts, b_n_bal, b_target, b_bloc, bloc
+    c = np.empty((2, n), np.int8)  # b_choice, choice
+    prox = np.empty((n, n), np.float64)
+    return f, k, c, prox
+
+
+@njit(inline="always", cache=True)
+def bop_pass(power, params, ws):
+    """Balance-of-power pass of one system; ``power_criteria`` must have filled ``ws``.
+
+    Leaves target, choice, bloc and coalition sums in the ``b_*`` rows of ``ws``. It
+    depends on the parameters only through ``bandwagon_ratio``, ``viability`` and
+    ``neutral_below``, so callers can share it across weight vectors.
+    """
+    f, k, c, _prox = ws
+    power_threats(f[0], k[3], f[5])
+    choose(power, k[3], f[5], params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
+           c[0], f[6], f[7], k[2])
+    blocs(k[3], c[0], k[4])
+
+
+@njit(inline="always", cache=True)
+def threat_pass(power, intent, params, ws, target, choice, bloc):
+    """Balance-of-threat pass of one system into ``target``, ``choice``, ``bloc`` (n,).
+
+    ``ws`` must hold the criteria and the proximity matrix for ``params``' reach.
+    """
+    f, k, _c, prox = ws
+    principal_threats(params, f[0], f[1], prox, intent, target, f[2])
+    choose(power, target, f[2], params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
+           choice, f[3], f[4], k[0])
+    blocs(target, choice, bloc)
+
+
+@njit(inline="always", cache=True)
+def finish_system(power, ws, target, choice, bloc, edges, out, cbp):
+    """Outcomes of one system after both passes; adds its choices to ``cbp``."""
+    f, k, c, _prox = ws
+    system_outcomes(power, target, choice, bloc, f[3], f[4], k[0],
+                    k[3], c[0], k[4], f[6], f[7], k[2], k[1], out)
+    count_choice_by_power(power, choice, edges, cbp)
+
+
+@njit(parallel=True, cache=True)
+def evaluate_batch(power, position, offense, intent, params, edges, nblocks,
+                   target, choice, bloc, bop_target, bop_choice, outcomes, cbp):
+    """Evaluate ``count`` systems under one parameter row.
+
+    Parameters
+    ----------
+    power, offense : (count, n) float64
+    position : (count, n, 2) float64
+    intent : (count, 1, n) monadic or (count, n, n) dyadic float64
+    params : (N_PARAMS,) float64 parameter row
+    edges : (10,) lower edges of the relative-power bins
+    nblocks : number of parallel blocks (any value >= 1 gives the same results)
+    target, bloc, bop_target : (count, n) int32 out
+    choice, bop_choice : (count, n) int8 out
+    outcomes : (count, N_OUTCOMES) float64 out
+    cbp : (nblocks, 10, 3) int64 out, choice-by-power counts per block
+    """
+    count, n = power.shape
+    for b in prange(nblocks):
+        lo = b * count // nblocks
+        hi = (b + 1) * count // nblocks
+        ws = workspace(n)
+        f, k, c, prox = ws
+        cbp[b, :, :] = 0
+        for s in range(lo, hi):
+            p = power[s]
+            power_criteria(p, offense[s], f[0], f[1])
+            proximity_matrix(position[s], params[P_REACH], prox)
+            bop_pass(p, params, ws)
+            threat_pass(p, intent[s], params, ws, target[s], choice[s], bloc[s])
+            finish_system(p, ws, target[s], choice[s], bloc[s], edges, outcomes[s], cbp[b])
+            bop_target[s, :] = k[3]
+            bop_choice[s, :] = c[0]
+
+
+@njit(parallel=True, cache=True)
+def threat_matrix_batch(power, position, offense, intent, params, out):
+    """Threat matrices (count, n, n) of ``count`` systems, NaN on the diagonal."""
+    count, n = power.shape
+    for s in prange(count):
+        agg = np.empty(n)
+        off = np.empty(n)
+        prox = np.empty((n, n))
+        power_criteria(power[s], offense[s], agg, off)
+        proximity_matrix(position[s], params[P_REACH], prox)
+        threat_matrix_one(params, agg, off, prox, intent[s], out[s])
+

@@ -1,0 +1,172 @@
+"""Outcomes of one system (MODEL.md section 5) and the choice-by-power counts."""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .alignment import BALANCE, BANDWAGON
+
+OUTCOMES = (
+    "share_balance",
+    "share_bandwagon",
+    "share_neutral",
+    "bop_agreement",
+    "top_threat_is_hegemon",
+    "coalition_ratio",
+    "contained",
+    "n_coalitions",
+    "hegemon_allies",
+    "hegemon_opposed",
+    "hegemon_favoured",
+    "alignment_change",
+    "bop_share_balance",
+    "bop_contained",
+    "bop_hegemon_favoured",
+)
+N_OUTCOMES = len(OUTCOMES)
+N_POWER_BINS = 10
+N_CHOICES = 3
+
+(
+    O_SHARE_BALANCE,
+    O_SHARE_BANDWAGON,
+    O_SHARE_NEUTRAL,
+    O_BOP_AGREEMENT,
+    O_TOP_IS_HEGEMON,
+    O_COALITION_RATIO,
+    O_CONTAINED,
+    O_N_COALITIONS,
+    O_HEGEMON_ALLIES,
+    O_HEGEMON_OPPOSED,
+    O_HEGEMON_FAVOURED,
+    O_ALIGNMENT_CHANGE,
+    O_BOP_SHARE_BALANCE,
+    O_BOP_CONTAINED,
+    O_BOP_HEGEMON_FAVOURED,
+) = range(N_OUTCOMES)
+
+
+def power_bin_edges():
+    """Lower edges of the 10 relative-power bins, ``10^(-3 + 0.3 k)``.
+
+    Computed with this exact expression by the kernels and the reference alike, so a
+    ratio on an edge falls in the same bin on both sides.
+    """
+    import numpy as np
+
+    return np.array([10.0 ** (-3 + 0.3 * k) for k in range(N_POWER_BINS)])
+
+
+@njit(inline="always", cache=True)
+def hegemon_of(power):
+    """Index of the strongest state, ties to the smallest index."""
+    h = 0
+    for k in range(1, power.shape[0]):
+        if power[k] > power[h]:
+            h = k
+    return h
+
+
+@njit(inline="always", cache=True)
+def top_threat(target, counts):
+    """State named principal threat by the most states, ties to the smallest index."""
+    n = target.shape[0]
+    for t in range(n):
+        counts[t] = 0
+    for i in range(n):
+        counts[target[i]] += 1
+    best = 0
+    for t in range(1, n):
+        if counts[t] > counts[best]:
+            best = t
+    return best
+
+
+@njit(inline="always", cache=True)
+def pass_outcomes(power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts):
+    """Summary of one pass (threat or balance of power).
+
+    Returns ``(n_balance, n_bandwagon, t_star, coalition_ratio, n_coalitions,
+    allies, opposed)``, where allies and opposed are the hegemon's counts.
+    """
+    n = power.shape[0]
+    n_balance = 0
+    n_bandwagon = 0
+    opposed = 0
+    allies = 0
+    n_coal = 0
+    for i in range(n):
+        c = choice[i]
+        if c == BALANCE:
+            n_balance += 1
+            if target[i] == h:
+                opposed += 1
+        elif c == BANDWAGON:
+            n_bandwagon += 1
+        if i != h and bloc[i] == bloc[h]:
+            allies += 1
+        if n_bal[i] > 0:
+            n_coal += 1
+    t_star = top_threat(target, counts)
+    ratio = s_bal[t_star] / s_wag[t_star]
+    return n_balance, n_bandwagon, t_star, ratio, n_coal, allies, opposed
+
+
+@njit(inline="always", cache=True)
+def system_outcomes(
+    power, target, choice, bloc, s_bal, s_wag, n_bal,
+    bop_target, bop_choice, bop_bloc, bop_s_bal, bop_s_wag, bop_n_bal,
+    counts, out,
+):
+    """Write the ``N_OUTCOMES`` outcomes of one system into ``out`` (order of OUTCOMES)."""
+    n = power.shape[0]
+    h = hegemon_of(power)
+    nb, nw, t_star, ratio, n_coal, allies, opposed = pass_outcomes(
+        power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts
+    )
+    bnb, _bnw, _bt, bratio, _bnc, ballies, bopposed = pass_outcomes(
+        power, bop_target, bop_choice, bop_bloc, bop_s_bal, bop_s_wag, bop_n_bal, h, counts
+    )
+    agree = 0
+    change = 0
+    for i in range(n):
+        if target[i] == bop_target[i]:
+            agree += 1
+        else:
+            change += 1
+            continue
+        if choice[i] != bop_choice[i]:
+            change += 1
+    fn = float(n)
+    out[O_SHARE_BALANCE] = nb / fn
+    out[O_SHARE_BANDWAGON] = nw / fn
+    out[O_SHARE_NEUTRAL] = (n - nb - nw) / fn
+    out[O_BOP_AGREEMENT] = agree / fn
+    out[O_TOP_IS_HEGEMON] = 1.0 if t_star == h else 0.0
+    out[O_COALITION_RATIO] = ratio
+    out[O_CONTAINED] = 1.0 if ratio >= 1.0 else 0.0
+    out[O_N_COALITIONS] = float(n_coal)
+    out[O_HEGEMON_ALLIES] = allies / (fn - 1.0)
+    out[O_HEGEMON_OPPOSED] = opposed / (fn - 1.0)
+    out[O_HEGEMON_FAVOURED] = 1.0 if allies > opposed else 0.0
+    out[O_ALIGNMENT_CHANGE] = change / fn
+    out[O_BOP_SHARE_BALANCE] = bnb / fn
+    out[O_BOP_CONTAINED] = 1.0 if bratio >= 1.0 else 0.0
+    out[O_BOP_HEGEMON_FAVOURED] = 1.0 if ballies > bopposed else 0.0
+
+
+@njit(inline="always", cache=True)
+def count_choice_by_power(power, choice, edges, cbp):
+    """Add this system's final choices to ``cbp[bin, choice]`` (relative-power bins)."""
+    n = power.shape[0]
+    ph = power[hegemon_of(power)]
+    nbins = edges.shape[0]
+    for i in range(n):
+        r = power[i] / ph
+        k = 0
+        for b in range(nbins - 1, 0, -1):
+            if r >= edges[b]:
+                k = b
+                break
+        cbp[k, choice[i]] += 1
+

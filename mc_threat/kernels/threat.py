@@ -1,0 +1,183 @@
+"""Threat criteria, threat levels and principal threats of one system (MODEL.md section 2).
+
+All functions work on one system and write into caller-provided arrays, so the batch
+kernels can allocate scratch once per block of systems. The arithmetic follows the
+reference (``tests/reference.py``) operation by operation: the principal threat is an
+argmax with ties to the smallest index, so a different rounding (a multiplication by
+``1/W`` instead of a division by ``W``, say) could move a tie and change an outcome.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Layout of one parameter row (float64), shared by every kernel.
+P_FORM = 0  # 0.0 additive, 1.0 multiplicative
+P_WA = 1  # weight of aggregate power
+P_WD = 2  # weight of proximity
+P_WO = 3  # weight of offensive capability
+P_WI = 4  # weight of intentions
+P_REACH = 5  # proximity reach (distance units of the positions)
+P_BETA = 6  # bandwagon_ratio
+P_ALPHA = 7  # viability
+P_NEUTRAL = 8  # neutral_below
+N_PARAMS = 9
+
+FORM_ADDITIVE = 0.0
+FORM_MULTIPLICATIVE = 1.0
+
+
+@njit(inline="always", cache=True)
+def proximity_matrix(position, reach, out):
+    """``out[i, j] = exp(-|x_i - x_j| / reach)``; ``position`` (n, 2), ``out`` (n, n).
+
+    Computed once per unordered pair and mirrored; ``(x_i - x_j)^2 = (x_j - x_i)^2``
+    exactly, so the mirror equals what the other order would give.
+    """
+    n = position.shape[0]
+    for i in range(n):
+        out[i, i] = 1.0
+        xi = position[i, 0]
+        yi = position[i, 1]
+        for j in range(i + 1, n):
+            dx = xi - position[j, 0]
+            dy = yi - position[j, 1]
+            v = math.exp(-math.sqrt(dx * dx + dy * dy) / reach)
+            out[i, j] = v
+            out[j, i] = v
+
+
+@njit(inline="always", cache=True)
+def power_criteria(power, offense, agg, off):
+    """Aggregate power ``A_j = p_j / max p`` and offensive capability ``O_j`` (n,).
+
+    ``O_j = o_j p_j / max_k o_k p_k``, and 0 for every ``j`` when that maximum is 0.
+    """
+    n = power.shape[0]
+    pmax = power[0]
+    omax = offense[0] * power[0]
+    for k in range(1, n):
+        if power[k] > pmax:
+            pmax = power[k]
+        v = offense[k] * power[k]
+        if v > omax:
+            omax = v
+    for j in range(n):
+        agg[j] = power[j] / pmax
+        if omax > 0.0:
+            off[j] = (offense[j] * power[j]) / omax
+        else:
+            off[j] = 0.0
+
+
+@njit(inline="always", cache=True)
+def threat_value(form, wa, wd, wo, wi, wsum, ea, ed, eo, ei, a, d, o, h):
+    """Threat ``T_ij`` from the criteria ``a = A_j, d = D_ij, o = O_j, h = I_ij``.
+
+    ``wsum`` is ``W``; ``ea..ei`` are the exponents ``w/W`` of the multiplicative form.
+    """
+    if form == FORM_ADDITIVE:
+        return (((wa * a + wd * d) + wo * o) + wi * h) / wsum
+    t = 1.0
+    # A zero weight drops its factor entirely: 0^0 = 1 (MODEL.md section 2).
+    if wa != 0.0:
+        t = t * a**ea
+    if wd != 0.0:
+        t = t * d**ed
+    if wo != 0.0:
+        t = t * o**eo
+    if wi != 0.0:
+        t = t * h**ei
+    return t
+
+
+@njit(inline="always", cache=True)
+def principal_threats(params, agg, off, prox, intent, target, theta):
+    """Principal threat ``tau_i`` and its level ``theta_i`` of every state.
+
+    Parameters
+    ----------
+    params : (N_PARAMS,) float64 parameter row.
+    agg, off : (n,) criteria from :func:`power_criteria`.
+    prox : (n, n) proximity matrix.
+    intent : (1, n) monadic intent ``h_j``, or (n, n) dyadic ``h_ij``.
+    target : (n,) int32 out; theta : (n,) float64 out.
+    """
+    n = agg.shape[0]
+    form = params[P_FORM]
+    wa = params[P_WA]
+    wd = params[P_WD]
+    wo = params[P_WO]
+    wi = params[P_WI]
+    wsum = ((wa + wd) + wo) + wi
+    ea = wa / wsum
+    ed = wd / wsum
+    eo = wo / wsum
+    ei = wi / wsum
+    dyadic = intent.shape[0] > 1
+    for i in range(n):
+        row = i if dyadic else 0
+        best = -1
+        best_t = 0.0
+        for j in range(n):
+            if j == i:
+                continue
+            t = threat_value(
+                form, wa, wd, wo, wi, wsum, ea, ed, eo, ei, agg[j], prox[i, j], off[j], intent[row, j]
+            )
+            # Strict '>' while j rises: ties go to the smallest j.
+            if best < 0 or t > best_t:
+                best = j
+                best_t = t
+        target[i] = best
+        theta[i] = best_t
+
+
+@njit(inline="always", cache=True)
+def power_threats(agg, target, theta):
+    """Principal threats under balance-of-power weights ``(1, 0, 0, 0)``.
+
+    With those weights ``T_ij = A_j`` exactly in both forms, so every state fears the
+    strongest other state: the first maximiser of ``A`` (smallest index), or for that
+    state itself the first maximiser among the others. O(n) instead of O(n^2).
+    """
+    n = agg.shape[0]
+    m1 = 0
+    for j in range(1, n):
+        if agg[j] > agg[m1]:
+            m1 = j
+    m2 = -1
+    for j in range(n):
+        if j != m1 and (m2 < 0 or agg[j] > agg[m2]):
+            m2 = j
+    for i in range(n):
+        t = m1 if i != m1 else m2
+        target[i] = t
+        theta[i] = agg[t]
+
+
+@njit(inline="always", cache=True)
+def threat_matrix_one(params, agg, off, prox, intent, out):
+    """Full threat matrix of one system, NaN on the diagonal (for inspection)."""
+    n = agg.shape[0]
+    wa = params[P_WA]
+    wd = params[P_WD]
+    wo = params[P_WO]
+    wi = params[P_WI]
+    wsum = ((wa + wd) + wo) + wi
+    dyadic = intent.shape[0] > 1
+    for i in range(n):
+        row = i if dyadic else 0
+        for j in range(n):
+            if i == j:
+                out[i, j] = np.nan
+                continue
+            h = intent[row, j]
+            out[i, j] = threat_value(
+                params[P_FORM], wa, wd, wo, wi, wsum,
+                wa / wsum, wd / wsum, wo / wsum, wi / wsum,
+                agg[j], prox[i, j], off[j], h,
+            )
