@@ -8,6 +8,9 @@ Measures, in one run on this machine:
   also returns every state's target, choice and bloc);
 * ``batched``: point-system evaluations per second when 16 weight vectors share each
   generated system (common random numbers; proximity and balance of power shared);
+* ``sweep``: a whole sweep (64 weight points x 10^6 systems by default) through
+  ``run_sweep`` with 2 dask workers, against the raw kernel doing the same tasks in this
+  process on all cores; efficiency = raw time / sweep time;
 * compile or cache-load time of the kernels.
 
 Each figure is the best of ``repeats`` timed runs (the machine is shared; the best run
@@ -83,11 +86,51 @@ def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/benc
             "api_systems_per_s": api_count / t_api,
             "batched_point_systems_per_s": 16 * b_count / t_batch,
         }
+    results["sweep"] = sweep_efficiency(points=8 if quick else 64,
+                                        systems=20_000 if quick else 1_000_000)
     _print(results)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(results, indent=2))
     return results
+
+
+def sweep_efficiency(points: int = 64, systems: int = 1_000_000, workers: int = 2) -> dict:
+    """Time a sweep on a LocalCluster against the raw kernel on the same tasks."""
+    import tempfile
+
+    import numba
+
+    from .config import config_from_dict
+    from .design import design_points
+    from .engine import block_groups, compute_task, make_plan
+    from .sweep import run_sweep
+
+    weights = _weight_rows(points)
+    cfg = config_from_dict({
+        "run": {"seed": 1, "systems": systems, "chunk": min(systems, 100_000)},
+        "sweep": {"design": "points",
+                  "points": [{f"model.weights.{k}": v for k, v in w["weights"].items()}
+                             for w in weights]},
+    })
+    design = design_points(cfg)
+    plan = make_plan(design.configs, systems, cfg.run.chunk)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    t = time.perf_counter()
+    for b in range(plan.n_blocks):
+        groups = block_groups(design.configs, *plan.block_range(b))
+        for c in range(plan.n_chunks):
+            compute_task(cfg.run.seed, *plan.chunk_range(c), groups)
+    raw = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        run_sweep(cfg, f"{tmp}/bench.zarr", workers=workers, progress=False)
+        swept = time.perf_counter() - t
+    work = points * systems
+    return {"points": points, "systems": systems, "workers": workers,
+            "tasks": plan.n_blocks * plan.n_chunks, "raw_kernel_s": raw, "sweep_s": swept,
+            "raw_point_systems_per_s": work / raw, "sweep_point_systems_per_s": work / swept,
+            "efficiency": raw / swept}
 
 
 def _print(results: dict) -> None:
@@ -98,3 +141,9 @@ def _print(results: dict) -> None:
     for n, r in results["sizes"].items():
         print(f"{n:>4}  {r['fused_systems_per_s']:>22,.0f}  {r['api_systems_per_s']:>14,.0f}  "
               f"{r['batched_point_systems_per_s']:>38,.0f}")
+    sw = results.get("sweep")
+    if sw:
+        print(f"sweep of {sw['points']} points x {sw['systems']:,} systems ({sw['tasks']} tasks): "
+              f"raw kernel {sw['raw_kernel_s']:.1f} s, sweep with {sw['workers']} workers "
+              f"{sw['sweep_s']:.1f} s (includes cluster start), efficiency "
+              f"{100 * sw['efficiency']:.0f}%")

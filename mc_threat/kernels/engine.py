@@ -21,12 +21,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .evaluate import bop_pass, finish_system, threat_pass, workspace
+from .evaluate import bop_pass, finish_system, prepare_system, threat_pass, workspace
 from .generate import generate_one
 from .outcomes import N_CHOICES, N_OUTCOMES, N_POWER_BINS
 from .rng import seed_key
 from .stats import M_COUNT, M_M2, M_MAX, M_MEAN, M_MIN, empty_moments, merge_moments
-from .threat import P_ALPHA, P_BETA, P_NEUTRAL, P_REACH, power_criteria, proximity_matrix
+from .threat import P_ALPHA, P_BETA, P_NEUTRAL, P_REACH, proximity_matrix
 
 SUB_BLOCK = 512  # systems per accumulation sub-block; changing it changes the last bits
 
@@ -67,7 +67,6 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
         intent = np.empty((1, n))
         comp = np.empty((n, 3))
         ws = workspace(n)
-        f = ws[0]
         prox = ws[3]
         target = np.empty(n, np.int32)
         choice = np.empty(n, np.int8)
@@ -77,7 +76,7 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
         for s in range(lo, hi):
             generate_one(key, start + s, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
                          power, position, offense, intent[0], comp)
-            power_criteria(power, offense, f[0], f[1])
+            h = prepare_system(power, offense, edges, ws)
             for p in range(n_rows):
                 prm = params[p]
                 if p == 0 or prm[P_REACH] != params[p - 1, P_REACH]:
@@ -85,9 +84,9 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
                 if (p == 0 or prm[P_BETA] != params[p - 1, P_BETA]
                         or prm[P_ALPHA] != params[p - 1, P_ALPHA]
                         or prm[P_NEUTRAL] != params[p - 1, P_NEUTRAL]):
-                    bop_pass(power, prm, ws)
+                    bop_pass(power, prm, h, ws)
                 threat_pass(power, intent, prm, ws, target, choice, bloc)
-                finish_system(power, ws, target, choice, bloc, edges, row, sub_cbp[b, p])
+                finish_system(power, ws, h, target, choice, bloc, row, sub_cbp[b, p])
                 for o in range(N_OUTCOMES):
                     x = row[o]
                     if s == lo:

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from .alignment import blocs, choose
-from .outcomes import count_choice_by_power, system_outcomes
+from .outcomes import bop_summary, hegemon_of, power_bins, system_outcomes
 from .threat import (
     P_ALPHA,
     P_BETA,
@@ -30,26 +30,43 @@ from .threat import (
 @njit(inline="always", cache=True)
 def workspace(n):
     """Scratch arrays for one system of ``n`` states, reused from system to system."""
-    f = np.empty((8, n), np.float64)  # agg, off, theta, s_bal, s_wag, b_theta, b_s_bal, b_s_wag
-    k = np.empty((6, n), np.int32)  # n_bal, counts, b_n_bal, b_target, b_bloc, bloc
-    c = np.empty((2, n), np.int8)  # b_choice, choice
+    # rows: agg, off, theta, s_bal, s_wag, b_theta, b_s_bal, b_s_wag, then 4 threat buffers
+    f = np.empty((12, n), np.float64)
+    # rows: n_bal, counts, b_n_bal, b_target, b_bloc, power bin
+    k = np.empty((6, n), np.int32)
+    c = np.empty((1, n), np.int8)  # b_choice
     prox = np.empty((n, n), np.float64)
-    return f, k, c, prox
+    bop = np.empty(3, np.float64)  # balance-of-power summary (see bop_summary)
+    return f, k, c, prox, bop
 
 
 @njit(inline="always", cache=True)
-def bop_pass(power, params, ws):
-    """Balance-of-power pass of one system; ``power_criteria`` must have filled ``ws``.
+def prepare_system(power, offense, edges, ws):
+    """Per-system work shared by every parameter row: criteria, hegemon, power bins.
 
-    Leaves target, choice, bloc and coalition sums in the ``b_*`` rows of ``ws``. It
-    depends on the parameters only through ``bandwagon_ratio``, ``viability`` and
-    ``neutral_below``, so callers can share it across weight vectors.
+    Returns the hegemon's index.
     """
-    f, k, c, _prox = ws
+    f, k, _c, _prox, _bop = ws
+    power_criteria(power, offense, f[0], f[1])
+    h = hegemon_of(power)
+    power_bins(power, h, edges, k[5])
+    return h
+
+
+@njit(inline="always", cache=True)
+def bop_pass(power, params, h, ws):
+    """Balance-of-power pass of one system (after :func:`prepare_system`).
+
+    Leaves target, choice and bloc in the ``b_*`` rows of ``ws`` and the pass's outcomes
+    in ``ws``'s summary. It depends on the parameters only through ``bandwagon_ratio``,
+    ``viability`` and ``neutral_below``, so callers share it across weight vectors.
+    """
+    f, k, c, _prox, bop = ws
     power_threats(f[0], k[3], f[5])
     choose(power, k[3], f[5], params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
            c[0], f[6], f[7], k[2])
     blocs(k[3], c[0], k[4])
+    bop_summary(power, k[3], c[0], k[4], f[6], f[7], k[2], h, k[1], bop)
 
 
 @njit(inline="always", cache=True)
@@ -58,20 +75,22 @@ def threat_pass(power, intent, params, ws, target, choice, bloc):
 
     ``ws`` must hold the criteria and the proximity matrix for ``params``' reach.
     """
-    f, k, _c, prox = ws
-    principal_threats(params, f[0], f[1], prox, intent, target, f[2])
+    f, k, _c, prox, _bop = ws
+    principal_threats(params, f[0], f[1], prox, intent, target, f[2], f[8:12])
     choose(power, target, f[2], params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
            choice, f[3], f[4], k[0])
     blocs(target, choice, bloc)
 
 
 @njit(inline="always", cache=True)
-def finish_system(power, ws, target, choice, bloc, edges, out, cbp):
+def finish_system(power, ws, h, target, choice, bloc, out, cbp):
     """Outcomes of one system after both passes; adds its choices to ``cbp``."""
-    f, k, c, _prox = ws
-    system_outcomes(power, target, choice, bloc, f[3], f[4], k[0],
-                    k[3], c[0], k[4], f[6], f[7], k[2], k[1], out)
-    count_choice_by_power(power, choice, edges, cbp)
+    f, k, c, _prox, bop = ws
+    system_outcomes(power, target, choice, bloc, f[3], f[4], k[0], h, k[3], c[0], bop, k[1],
+                    out)
+    bins = k[5]
+    for i in range(power.shape[0]):
+        cbp[bins[i], choice[i]] += 1
 
 
 @njit(parallel=True, cache=True)
@@ -97,15 +116,16 @@ def evaluate_batch(power, position, offense, intent, params, edges, nblocks,
         lo = b * count // nblocks
         hi = (b + 1) * count // nblocks
         ws = workspace(n)
-        f, k, c, prox = ws
+        k = ws[1]
+        c = ws[2]
         cbp[b, :, :] = 0
         for s in range(lo, hi):
             p = power[s]
-            power_criteria(p, offense[s], f[0], f[1])
-            proximity_matrix(position[s], params[P_REACH], prox)
-            bop_pass(p, params, ws)
+            h = prepare_system(p, offense[s], edges, ws)
+            proximity_matrix(position[s], params[P_REACH], ws[3])
+            bop_pass(p, params, h, ws)
             threat_pass(p, intent[s], params, ws, target[s], choice[s], bloc[s])
-            finish_system(p, ws, target[s], choice[s], bloc[s], edges, outcomes[s], cbp[b])
+            finish_system(p, ws, h, target[s], choice[s], bloc[s], outcomes[s], cbp[b])
             bop_target[s, :] = k[3]
             bop_choice[s, :] = c[0]
 

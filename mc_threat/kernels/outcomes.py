@@ -113,30 +113,35 @@ def pass_outcomes(power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts):
 
 
 @njit(inline="always", cache=True)
-def system_outcomes(
-    power, target, choice, bloc, s_bal, s_wag, n_bal,
-    bop_target, bop_choice, bop_bloc, bop_s_bal, bop_s_wag, bop_n_bal,
-    counts, out,
-):
-    """Write the ``N_OUTCOMES`` outcomes of one system into ``out`` (order of OUTCOMES)."""
-    n = power.shape[0]
-    h = hegemon_of(power)
-    nb, nw, t_star, ratio, n_coal, allies, opposed = pass_outcomes(
+def bop_summary(power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts, out):
+    """The balance-of-power pass's share of balancers, containment and whether the hegemon
+    is favoured, into ``out`` (3,): computed once and shared by every weight vector."""
+    nb, _nw, _t, ratio, _nc, allies, opposed = pass_outcomes(
         power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts
     )
-    bnb, _bnw, _bt, bratio, _bnc, ballies, bopposed = pass_outcomes(
-        power, bop_target, bop_choice, bop_bloc, bop_s_bal, bop_s_wag, bop_n_bal, h, counts
+    n = power.shape[0]
+    out[0] = nb / float(n)
+    out[1] = 1.0 if ratio >= 1.0 else 0.0
+    out[2] = 1.0 if allies > opposed else 0.0
+
+
+@njit(inline="always", cache=True)
+def system_outcomes(power, target, choice, bloc, s_bal, s_wag, n_bal, h,
+                    bop_target, bop_choice, bop, counts, out):
+    """Write the ``N_OUTCOMES`` outcomes of one system into ``out`` (order of OUTCOMES).
+
+    ``bop`` holds :func:`bop_summary` of the balance-of-power pass; ``h`` is the hegemon.
+    """
+    n = power.shape[0]
+    nb, nw, t_star, ratio, n_coal, allies, opposed = pass_outcomes(
+        power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts
     )
     agree = 0
     change = 0
     for i in range(n):
-        if target[i] == bop_target[i]:
-            agree += 1
-        else:
-            change += 1
-            continue
-        if choice[i] != bop_choice[i]:
-            change += 1
+        same_target = target[i] == bop_target[i]
+        agree += same_target
+        change += (not same_target) or choice[i] != bop_choice[i]
     fn = float(n)
     out[O_SHARE_BALANCE] = nb / fn
     out[O_SHARE_BANDWAGON] = nw / fn
@@ -150,16 +155,17 @@ def system_outcomes(
     out[O_HEGEMON_OPPOSED] = opposed / (fn - 1.0)
     out[O_HEGEMON_FAVOURED] = 1.0 if allies > opposed else 0.0
     out[O_ALIGNMENT_CHANGE] = change / fn
-    out[O_BOP_SHARE_BALANCE] = bnb / fn
-    out[O_BOP_CONTAINED] = 1.0 if bratio >= 1.0 else 0.0
-    out[O_BOP_HEGEMON_FAVOURED] = 1.0 if ballies > bopposed else 0.0
+    out[O_BOP_SHARE_BALANCE] = bop[0]
+    out[O_BOP_CONTAINED] = bop[1]
+    out[O_BOP_HEGEMON_FAVOURED] = bop[2]
 
 
 @njit(inline="always", cache=True)
-def count_choice_by_power(power, choice, edges, cbp):
-    """Add this system's final choices to ``cbp[bin, choice]`` (relative-power bins)."""
+def power_bins(power, h, edges, bins):
+    """Relative-power bin of every state: the largest ``k`` with ``p_i / p_h >= edges[k]``,
+    0 below ``edges[0]``."""
     n = power.shape[0]
-    ph = power[hegemon_of(power)]
+    ph = power[h]
     nbins = edges.shape[0]
     for i in range(n):
         r = power[i] / ph
@@ -168,5 +174,4 @@ def count_choice_by_power(power, choice, edges, cbp):
             if r >= edges[b]:
                 k = b
                 break
-        cbp[k, choice[i]] += 1
-
+        bins[i] = k

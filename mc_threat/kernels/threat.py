@@ -95,7 +95,7 @@ def threat_value(form, wa, wd, wo, wi, wsum, ea, ed, eo, ei, a, d, o, h):
 
 
 @njit(inline="always", cache=True)
-def principal_threats(params, agg, off, prox, intent, target, theta):
+def principal_threats(params, agg, off, prox, intent, target, theta, buf):
     """Principal threat ``tau_i`` and its level ``theta_i`` of every state.
 
     Parameters
@@ -105,9 +105,14 @@ def principal_threats(params, agg, off, prox, intent, target, theta):
     prox : (n, n) proximity matrix.
     intent : (1, n) monadic intent ``h_j``, or (n, n) dyadic ``h_ij``.
     target : (n,) int32 out; theta : (n,) float64 out.
+    buf : (4, n) float64 scratch.
+
+    The terms that depend on ``j`` only are computed once per system, and each row of
+    threats goes to a buffer before the argmax, so the inner loop vectorizes. The result
+    is bit for bit :func:`threat_value`: the same products and sums in the same order
+    (multiplying by an exact 1.0 for a missing factor changes nothing).
     """
     n = agg.shape[0]
-    form = params[P_FORM]
     wa = params[P_WA]
     wd = params[P_WD]
     wo = params[P_WO]
@@ -118,22 +123,49 @@ def principal_threats(params, agg, off, prox, intent, target, theta):
     eo = wo / wsum
     ei = wi / wsum
     dyadic = intent.shape[0] > 1
+    additive = params[P_FORM] == FORM_ADDITIVE
+    ja = buf[0]
+    jo = buf[1]
+    jh = buf[2]
+    t = buf[3]
+    for j in range(n):
+        if additive:
+            ja[j] = wa * agg[j]
+            jo[j] = wo * off[j]
+            jh[j] = wi * intent[0, j]
+        else:
+            ja[j] = agg[j] ** ea if wa != 0.0 else 1.0
+            jo[j] = off[j] ** eo if wo != 0.0 else 1.0
+            jh[j] = intent[0, j] ** ei if wi != 0.0 else 1.0
     for i in range(n):
-        row = i if dyadic else 0
-        best = -1
-        best_t = 0.0
-        for j in range(n):
-            if j == i:
-                continue
-            t = threat_value(
-                form, wa, wd, wo, wi, wsum, ea, ed, eo, ei, agg[j], prox[i, j], off[j], intent[row, j]
-            )
-            # Strict '>' while j rises: ties go to the smallest j.
-            if best < 0 or t > best_t:
+        pi = prox[i]
+        if additive:
+            if dyadic:
+                hi = intent[i]
+                for j in range(n):
+                    t[j] = (((ja[j] + wd * pi[j]) + jo[j]) + wi * hi[j]) / wsum
+            else:
+                for j in range(n):
+                    t[j] = (((ja[j] + wd * pi[j]) + jo[j]) + jh[j]) / wsum
+        else:
+            for j in range(n):
+                x = ja[j]
+                if wd != 0.0:
+                    x = x * pi[j] ** ed
+                x = x * jo[j]
+                if dyadic:
+                    if wi != 0.0:
+                        x = x * intent[i, j] ** ei
+                else:
+                    x = x * jh[j]
+                t[j] = x
+        # First valid j, then strict '>' as j rises: ties go to the smallest j.
+        best = 1 if i == 0 else 0
+        for j in range(best + 1, n):
+            if j != i and t[j] > t[best]:
                 best = j
-                best_t = t
         target[i] = best
-        theta[i] = best_t
+        theta[i] = t[best]
 
 
 @njit(inline="always", cache=True)
