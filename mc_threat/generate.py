@@ -72,8 +72,10 @@ def generate_systems(generator=None, n_states: int = 16, seed: int = 0, start: i
         problems.append(f"start: must be a non-negative integer, got {start!r}")
     if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 0:
         problems.append(f"count: must be a non-negative integer, got {count!r}")
-    if not problems and start + count > MAX_SYSTEMS:
-        problems.append(f"start + count: system indices must stay below 2**44, got {start + count}")
+    if not problems and int(start) + int(count) > MAX_SYSTEMS:
+        problems.append(
+            f"start + count: system indices must stay below 2**44, got {int(start) + int(count)}"
+        )
     if problems:
         raise ConfigError(problems)
     n = int(n_states)

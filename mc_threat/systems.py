@@ -13,12 +13,11 @@ def _as_float_array(name: str, value, problems: list[str]) -> np.ndarray | None:
     except Exception as exc:  # ragged lists and the like
         problems.append(f"{name}: cannot be read as an array ({exc})")
         return None
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
+    if arr.dtype.kind not in "iuf":  # bools, complex, dates, timedeltas, objects, text
         problems.append(f"{name}: must hold numbers, got dtype {arr.dtype}")
         return None
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    # A private copy: changing the caller's array later cannot bypass the validation.
+    return np.array(arr, dtype=np.float64, order="C", copy=True)
 
 
 def _first_bad(arr: np.ndarray, bad: np.ndarray) -> str:
