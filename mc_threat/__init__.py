@@ -11,6 +11,7 @@ from .config import Config, ConfigError, GeneratorParams, ModelParams, load_conf
 from .generate import generate_systems
 from .kernels import BALANCE, BANDWAGON, NEUTRAL, OUTCOMES
 from .model import Evaluation, evaluate, threat_matrix
+from .store import open_results
 from .systems import Systems
 
 __version__ = "0.1.0"
@@ -29,5 +30,6 @@ __all__ = [
     "evaluate",
     "generate_systems",
     "load_config",
+    "open_results",
     "threat_matrix",
 ]

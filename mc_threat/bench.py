@@ -61,7 +61,7 @@ def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/benc
 
     gen = generator_vector(coerce_generator(None))
     t0 = time.perf_counter()
-    compute_task(0, 0, 1, [Group(0, 1, 8, gen, params_vector({})[None])])
+    compute_task(0, [(0, 1)], [Group(0, 1, 8, gen, params_vector({})[None])])
     evaluate(generate_systems(None, 8, 0, 0, 1), {})
     warm = time.perf_counter() - t0
 
@@ -75,12 +75,12 @@ def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/benc
         count = max(1_000, int(base_systems * (16 / n) ** 2)) if n > 16 else base_systems
         one = [Group(0, 1, n, gen, params_vector({})[None])]
         many = [Group(0, 16, n, gen, batch_rows)]
-        t_fused = _best(lambda one=one, count=count: compute_task(1, 0, count, one), repeats)
+        t_fused = _best(lambda one=one, count=count: compute_task(1, [(0, count)], one), repeats)
         api_count = max(1_000, count // 4)
         t_api = _best(lambda n=n, c=api_count: evaluate(generate_systems(None, n, 1, 0, c), {}),
                       repeats)
         b_count = max(1_000, count // 8)
-        t_batch = _best(lambda many=many, c=b_count: compute_task(1, 0, c, many), repeats)
+        t_batch = _best(lambda many=many, c=b_count: compute_task(1, [(0, c)], many), repeats)
         results["sizes"][n] = {
             "fused_systems_per_s": count / t_fused,
             "api_systems_per_s": api_count / t_api,
@@ -119,8 +119,8 @@ def sweep_efficiency(points: int = 64, systems: int = 1_000_000, workers: int = 
     t = time.perf_counter()
     for b in range(plan.n_blocks):
         groups = block_groups(design.configs, *plan.block_range(b))
-        for c in range(plan.n_chunks):
-            compute_task(cfg.run.seed, *plan.chunk_range(c), groups)
+        for r in range(plan.n_runs):
+            compute_task(cfg.run.seed, [plan.chunk_range(c) for c in plan.run_chunks(r)], groups)
     raw = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -128,7 +128,7 @@ def sweep_efficiency(points: int = 64, systems: int = 1_000_000, workers: int = 
         swept = time.perf_counter() - t
     work = points * systems
     return {"points": points, "systems": systems, "workers": workers,
-            "tasks": plan.n_blocks * plan.n_chunks, "raw_kernel_s": raw, "sweep_s": swept,
+            "tasks": plan.n_tasks, "raw_kernel_s": raw, "sweep_s": swept,
             "raw_point_systems_per_s": work / raw, "sweep_point_systems_per_s": work / swept,
             "efficiency": raw / swept}
 

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .config import load_config
+    from .config import ConfigError, load_config
     from .sweep import SweepInterrupted, run_sweep
 
     config = load_config(args.config)
@@ -106,6 +106,9 @@ def cmd_sweep(args) -> int:
                            resume=args.resume, overwrite=args.overwrite,
                            progress=not args.quiet, systems=args.systems,
                            cluster_file=args.cluster)
+    except ConfigError as exc:  # a value invalid at some sweep point: name the file too
+        raise ConfigError([f"{args.config}: {line}" if line.startswith("sweep point") else line
+                           for line in exc.errors]) from None
     except SweepInterrupted:
         print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
               f"Resume with: mc-threat sweep {args.config} --out {out} --resume",

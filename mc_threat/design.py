@@ -250,7 +250,8 @@ def design_points(config) -> Design:
             configs.append(config_from_dict(d))
         except ConfigError as exc:
             where = ", ".join(f"{n}={v!r}" for n, v in zip(names, row, strict=True))
-            raise ConfigError([f"sweep point {k} ({where}): {line}" for line in exc.errors]) from None
+            lines = [f"sweep point {k} ({where}): {line}" for line in exc.errors]
+            raise ConfigError(lines) from None
     values = np.empty((len(rows), len(names)), object)
     for k, row in enumerate(rows):
         values[k, :] = row

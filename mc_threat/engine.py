@@ -12,7 +12,6 @@ Points that share ``n_states`` and the generator settings share their generated 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,10 +19,17 @@ import numpy as np
 from .kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS
 from .kernels.stats import N_MOMENTS, empty_moments, merge_moments
 
-# A task should carry about this many state-pair evaluations (n^2 per system and point),
-# a few seconds of work: long enough to hide scheduling costs, short enough to balance.
-TASK_PAIR_EVALUATIONS = 2e9
+# A task should take about TASK_SECONDS on one core: long enough to hide scheduling and
+# store costs, short enough to balance the load and lose little when a run is killed. The
+# cost model (seconds per point and system, one core) is a rough fit to `mc-threat bench`.
+TASK_SECONDS = 2.0
+MIN_TASKS = 8
 MAX_POINTS_PER_TASK = 256
+
+
+def point_system_seconds(n: int) -> float:
+    """Rough cost of one point-system evaluation on one core."""
+    return 0.5e-6 + 1.0e-8 * n * n
 
 
 @dataclass(frozen=True)
@@ -39,12 +45,19 @@ class Group:
 
 @dataclass(frozen=True)
 class Plan:
-    """How a sweep splits into tasks: ``n_blocks`` point blocks times ``n_chunks`` chunks."""
+    """How a sweep splits into tasks.
+
+    Points form blocks of ``block`` consecutive points, systems form chunks of ``chunk``
+    consecutive systems, and a task is one block times a run of ``chunks_per_task``
+    consecutive chunks. Results are kept per chunk, so the plan decides only how work is
+    shared out, never the numbers.
+    """
 
     n_points: int
     systems: int
     chunk: int
-    block: int  # points per block
+    block: int
+    chunks_per_task: int
 
     @property
     def n_chunks(self) -> int:
@@ -54,10 +67,24 @@ class Plan:
     def n_blocks(self) -> int:
         return -(-self.n_points // self.block)
 
+    @property
+    def n_runs(self) -> int:
+        """Runs of chunks (the second axis of the task grid)."""
+        return -(-self.n_chunks // self.chunks_per_task)
+
+    @property
+    def n_tasks(self) -> int:
+        return self.n_blocks * self.n_runs
+
     def chunk_range(self, c: int) -> tuple[int, int]:
         """``(start, count)`` of chunk ``c``."""
         start = c * self.chunk
         return start, min(self.chunk, self.systems - start)
+
+    def run_chunks(self, r: int) -> range:
+        """Chunks of run ``r``."""
+        lo = r * self.chunks_per_task
+        return range(lo, min(self.n_chunks, lo + self.chunks_per_task))
 
     def block_range(self, b: int) -> tuple[int, int]:
         """Points ``lo .. hi - 1`` of block ``b``."""
@@ -66,12 +93,23 @@ class Plan:
 
 
 def make_plan(configs, systems: int, chunk: int) -> Plan:
-    """Choose the points per task from the work one point's chunk carries."""
-    n_max = max(c.model.n_states for c in configs)
-    per_point = chunk * n_max * n_max
-    block = max(1, min(MAX_POINTS_PER_TASK, math.floor(TASK_PAIR_EVALUATIONS / per_point)))
-    return Plan(n_points=len(configs), systems=systems, chunk=min(chunk, systems),
-                block=min(block, len(configs)))
+    """Split a sweep into tasks of about ``TASK_SECONDS``, from the config alone.
+
+    The plan must not depend on the machine (a run resumed elsewhere must find the same
+    task grid), so it uses a fixed cost model and asks for at least ``MIN_TASKS`` tasks
+    when the work allows.
+    """
+    chunk = min(chunk, systems)
+    n_points = len(configs)
+    n_chunks = -(-systems // chunk)
+    point_chunk = chunk * point_system_seconds(max(c.model.n_states for c in configs))
+    block = int(min(n_points, MAX_POINTS_PER_TASK, max(1, TASK_SECONDS // point_chunk)))
+    per_task = int(min(n_chunks, max(1, TASK_SECONDS // (block * point_chunk))))
+    n_blocks = -(-n_points // block)
+    while per_task > 1 and n_blocks * -(-n_chunks // per_task) < MIN_TASKS:
+        per_task -= 1
+    return Plan(n_points=n_points, systems=systems, chunk=chunk, block=block,
+                chunks_per_task=per_task)
 
 
 def block_groups(configs, lo: int, hi: int) -> list[Group]:
@@ -94,12 +132,12 @@ def _same_systems(a, b) -> bool:
     return a.model.n_states == b.model.n_states and a.generator == b.generator
 
 
-def compute_task(seed: int, start: int, count: int, groups: list[Group],
+def compute_task(seed: int, chunks: list[tuple[int, int]], groups: list[Group],
                  threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Run one chunk of systems for the points of ``groups``.
+    """Run the chunks ``[(start, count), ...]`` of systems for the points of ``groups``.
 
-    Returns moment records ``(points, N_OUTCOMES, 5)`` and choice-by-power counts
-    ``(points, 10, 3)`` for the points ``groups[0].lo .. groups[-1].hi - 1``.
+    Returns moment records ``(points, chunks, N_OUTCOMES, 5)`` and choice-by-power counts
+    ``(points, chunks, 10, 3)`` for the points ``groups[0].lo .. groups[-1].hi - 1``.
     """
     import numba
 
@@ -109,13 +147,14 @@ def compute_task(seed: int, start: int, count: int, groups: list[Group],
     if threads is not None:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     size = groups[-1].hi - groups[0].lo
-    moments = np.empty((size, N_OUTCOMES, N_MOMENTS))
-    cbp = np.empty((size, N_POWER_BINS, N_CHOICES), np.int64)
-    for g in groups:
-        a = g.lo - groups[0].lo
-        b = g.hi - groups[0].lo
-        run_chunk(np.uint64(seed), np.int64(start), np.int64(count), g.n_states, g.generator,
-                  g.params, POWER_BIN_EDGES, moments[a:b], cbp[a:b])
+    moments = np.empty((size, len(chunks), N_OUTCOMES, N_MOMENTS))
+    cbp = np.empty((size, len(chunks), N_POWER_BINS, N_CHOICES), np.int64)
+    for k, (start, count) in enumerate(chunks):
+        for g in groups:
+            a = g.lo - groups[0].lo
+            b = g.hi - groups[0].lo
+            run_chunk(np.uint64(seed), np.int64(start), np.int64(count), g.n_states,
+                      g.generator, g.params, POWER_BIN_EDGES, moments[a:b, k], cbp[a:b, k])
     return moments, cbp
 
 
@@ -140,12 +179,10 @@ def monte_carlo(config, systems: int | None = None, chunk: int | None = None):
     plan = make_plan(design.configs, systems or config.run.systems, chunk or config.run.chunk)
     moments = np.empty((plan.n_points, plan.n_chunks, N_OUTCOMES, N_MOMENTS))
     cbp = np.zeros((plan.n_points, N_POWER_BINS, N_CHOICES), np.int64)
+    chunks = [plan.chunk_range(c) for c in range(plan.n_chunks)]
     for b in range(plan.n_blocks):
         lo, hi = plan.block_range(b)
-        groups = block_groups(design.configs, lo, hi)
-        for c in range(plan.n_chunks):
-            start, count = plan.chunk_range(c)
-            m, k = compute_task(config.run.seed, start, count, groups)
-            moments[lo:hi, c] = m
-            cbp[lo:hi] += k
+        m, k = compute_task(config.run.seed, chunks, block_groups(design.configs, lo, hi))
+        moments[lo:hi] = m
+        cbp[lo:hi] = k.sum(axis=1)
     return design, merge_chunks(moments), cbp

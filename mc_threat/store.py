@@ -12,9 +12,10 @@ Layout of ``results/NAME.zarr``::
     /_work                   bookkeeping a notebook never needs
       moments                (point, chunk, outcome, moment) per-chunk moment records
       choice_by_power        (point, chunk, power_bin, choice) per-chunk counts
-      task_done              (block, chunk) uint8: the completion manifest
+      task_done              (block, run) uint8: the completion manifest
       block_done             (block,) uint8: block merged into the results
 
+A task is a block of points times a run of chunks of systems (see ``engine.Plan``).
 Every write covers whole zarr chunks of its array (asserted in :func:`write_region`): a
 task's region is exactly one chunk of ``_work/moments``, a finished block exactly one chunk
 of each result variable, so concurrent or repeated writes never share a chunk. A task's
@@ -122,6 +123,14 @@ def _coord_values(values: np.ndarray) -> np.ndarray:
     return np.array([str(v) for v in vals], dtype=object)
 
 
+def check_new_store(path, *, overwrite: bool = False) -> None:
+    """Refuse to create a store where something exists, unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise StoreError(f"{path}: already exists; use --resume to continue it or "
+                         "--overwrite to replace it")
+
+
 def create_store(path, config, design, plan, *, overwrite: bool = False) -> None:
     """Create the store's template: every array, coordinate and attribute, no results yet."""
     import dask.array as da
@@ -131,12 +140,10 @@ def create_store(path, config, design, plan, *, overwrite: bool = False) -> None
     from .kernels import power_bin_edges
 
     path = Path(path)
+    check_new_store(path, overwrite=overwrite)
     if path.exists():
-        if not overwrite:
-            raise StoreError(f"{path}: already exists; use --resume to continue it or "
-                             "--overwrite to replace it")
         _remove(path)
-    P, K = plan.n_points, plan.block
+    P, K, M = plan.n_points, plan.block, plan.chunks_per_task
     coords = {
         "point": np.arange(P),
         "stat": np.array(STATS, dtype=object),
@@ -174,6 +181,7 @@ def create_store(path, config, design, plan, *, overwrite: bool = False) -> None
         "chunk": int(plan.chunk),
         "n_chunks": int(plan.n_chunks),
         "points_per_task": int(plan.block),
+        "chunks_per_task": int(plan.chunks_per_task),
         "design": design.kind,
         "factors": list(design.factors),
         "salib_problem": json.dumps(design.problem) if design.problem else "",
@@ -186,10 +194,10 @@ def create_store(path, config, design, plan, *, overwrite: bool = False) -> None
     root = zarr.open_group(path, mode="r+")
     work = root.create_group("_work")
     work.create_array("moments", shape=(P, plan.n_chunks, N_OUTCOMES, N_MOMENTS),
-                      chunks=(K, 1, N_OUTCOMES, N_MOMENTS), dtype="float64", fill_value=np.nan)
+                      chunks=(K, M, N_OUTCOMES, N_MOMENTS), dtype="float64", fill_value=np.nan)
     work.create_array("choice_by_power", shape=(P, plan.n_chunks, N_POWER_BINS, N_CHOICES),
-                      chunks=(K, 1, N_POWER_BINS, N_CHOICES), dtype="int64", fill_value=0)
-    work.create_array("task_done", shape=(plan.n_blocks, plan.n_chunks), chunks=(1, 1),
+                      chunks=(K, M, N_POWER_BINS, N_CHOICES), dtype="int64", fill_value=0)
+    work.create_array("task_done", shape=(plan.n_blocks, plan.n_runs), chunks=(1, 1),
                       dtype="uint8", fill_value=0)
     work.create_array("block_done", shape=(plan.n_blocks,), chunks=(1,), dtype="uint8",
                       fill_value=0)
@@ -232,17 +240,23 @@ class Store:
     def block(self) -> int:
         return int(self.attrs["points_per_task"])
 
+    @property
+    def chunks_per_task(self) -> int:
+        return int(self.attrs["chunks_per_task"])
+
     def done_tasks(self) -> np.ndarray:
-        """(blocks, chunks) bool: tasks the manifest records as finished."""
+        """(blocks, runs) bool: tasks the manifest records as finished."""
         return self.task_done[:, :] == 1
 
-    def write_task(self, b: int, c: int, moments: np.ndarray, cbp: np.ndarray) -> None:
-        """Store task ``(b, c)``'s results, then record it in the manifest."""
+    def write_task(self, b: int, r: int, moments: np.ndarray, cbp: np.ndarray) -> None:
+        """Store task ``(b, r)``'s per-chunk results, then record it in the manifest."""
         lo = b * self.block
         hi = lo + moments.shape[0]
-        write_region(self.moments, (slice(lo, hi), slice(c, c + 1)), moments[:, None])
-        write_region(self.cbp, (slice(lo, hi), slice(c, c + 1)), cbp[:, None])
-        write_region(self.task_done, (slice(b, b + 1), slice(c, c + 1)), 1)
+        c0 = r * self.chunks_per_task
+        c1 = c0 + moments.shape[1]
+        write_region(self.moments, (slice(lo, hi), slice(c0, c1)), moments)
+        write_region(self.cbp, (slice(lo, hi), slice(c0, c1)), cbp)
+        write_region(self.task_done, (slice(b, b + 1), slice(r, r + 1)), 1)
 
     def finalize_block(self, b: int) -> None:
         """Merge block ``b``'s chunks in chunk order into the result variables."""
@@ -276,6 +290,7 @@ class Store:
             "path": str(self.path),
             "points": int(self.moments.shape[0]),
             "chunks": int(self.moments.shape[1]),
+            "chunks_per_task": self.chunks_per_task,
             "tasks": int(done.size),
             "tasks_done": int(done.sum()),
             "blocks": int(done.shape[0]),

@@ -20,7 +20,7 @@ import numpy as np
 from .config import ConfigError, config_from_dict
 from .design import design_points
 from .engine import Plan, block_groups, compute_task, make_plan
-from .store import Store, StoreError, create_store
+from .store import Store, StoreError, check_new_store, create_store
 
 log = logging.getLogger("mc_threat")
 
@@ -60,7 +60,8 @@ def with_systems(config, systems: int | None):
     try:
         return config_from_dict(d)
     except ConfigError as exc:
-        raise ConfigError([line.replace("run.systems", "--systems") for line in exc.errors])
+        lines = [line.replace("run.systems", "--systems") for line in exc.errors]
+        raise ConfigError(lines) from None
 
 
 def warm_kernels() -> None:
@@ -71,7 +72,7 @@ def warm_kernels() -> None:
 
     cfg = Config()
     groups = block_groups(_dp(cfg).configs, 0, 1)
-    compute_task(0, 0, 1, groups)
+    compute_task(0, [(0, 1)], groups)
 
 
 def _default_workers(n_tasks: int) -> int:
@@ -173,7 +174,8 @@ def slurm_cluster(path):
     try:
         from dask_jobqueue import SLURMCluster
     except ImportError:
-        raise ConfigError(["--cluster needs dask-jobqueue: pip install 'mc-threat[slurm]'"]) from None
+        msg = "--cluster needs dask-jobqueue: pip install 'mc-threat[slurm]'"
+        raise ConfigError([msg]) from None
     try:
         cluster = SLURMCluster(**{k: v for k, v in spec["slurm"].items() if v is not None})
     except (TypeError, ValueError) as exc:
@@ -205,46 +207,56 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
     design = design_points(config)
     plan = make_plan(design.configs, config.run.systems, config.run.chunk)
     out = Path(out)
-    if resume and out.exists():
+    resuming = resume and out.exists()
+    if resuming:
         store = Store(out)
         _check_resumable(store, config, plan)
+        done = store.done_tasks()
     else:
-        create_store(out, config, design, plan, overwrite=overwrite)
-        store = Store(out)
-    done = store.done_tasks()
-    jobs = [(b, c) for b in range(plan.n_blocks) for c in range(plan.n_chunks) if not done[b, c]]
-    _finalize_complete_blocks(store, plan, done)
+        check_new_store(out, overwrite=overwrite)
+        done = np.zeros((plan.n_blocks, plan.n_runs), bool)
+    jobs = [(b, r) for b in range(plan.n_blocks) for r in range(plan.n_runs) if not done[b, r]]
     groups = {b: block_groups(design.configs, *plan.block_range(b))
               for b in {job[0] for job in jobs}}
 
     def submit_args(job):
-        b, c = job
-        start, count = plan.chunk_range(c)
-        return config.run.seed, start, count, groups[b]
+        b, r = job
+        return config.run.seed, [plan.chunk_range(c) for c in plan.run_chunks(r)], groups[b]
 
-    ran = 0
+    executor = None
     if jobs:
         warm_kernels()
+        # Start or reach the cluster before touching the store: a bad --cluster file or an
+        # unreachable scheduler must leave an existing store as it was.
         executor = (_SyncExecutor() if workers == 0 and not (scheduler or cluster_file)
                     else _DaskExecutor(workers, scheduler, len(jobs), progress, cluster_file))
-        bar = _progress_bar(plan, done, progress)
-        try:
-            for (b, c), (moments, cbp) in executor.run(jobs, submit_args):
-                store.write_task(b, c, moments, cbp)
-                done[b, c] = True
+    ran = 0
+    bar = None
+    try:
+        if resuming:
+            _finalize_complete_blocks(store, plan, done)
+        else:
+            create_store(out, config, design, plan, overwrite=overwrite)
+            store = Store(out)
+        if executor is not None:
+            bar = _progress_bar(plan, done, progress)
+            for (b, r), (moments, cbp) in executor.run(jobs, submit_args):
+                store.write_task(b, r, moments, cbp)
+                done[b, r] = True
                 ran += 1
                 if done[b].all():
                     store.finalize_block(b)
                 if bar is not None:
                     bar.update(1)
-        except KeyboardInterrupt:
-            raise SweepInterrupted(str(out)) from None
-        finally:
-            if bar is not None:
-                bar.close()
+    except KeyboardInterrupt:
+        raise SweepInterrupted(str(out)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+        if executor is not None:
             executor.close()
     store.finish()
-    return SweepReport(out, plan.n_points, plan.n_blocks * plan.n_chunks, ran,
+    return SweepReport(out, plan.n_points, plan.n_tasks, ran,
                        time.perf_counter() - t0, plan.systems)
 
 
@@ -262,9 +274,10 @@ def _check_resumable(store: Store, config, plan: Plan) -> None:
         raise StoreError(f"{store.path}: was made from a different config (its config_hash "
                          f"differs); resume it with the config stored in it, or use --overwrite")
     shape = store.done_tasks().shape
-    if shape != (plan.n_blocks, plan.n_chunks) or store.block != plan.block:
+    if (shape != (plan.n_blocks, plan.n_runs) or store.block != plan.block
+            or store.chunks_per_task != plan.chunks_per_task):
         raise StoreError(f"{store.path}: task layout {shape} differs from this run's "
-                         f"{(plan.n_blocks, plan.n_chunks)}; the store was made by another "
+                         f"{(plan.n_blocks, plan.n_runs)}; the store was made by another "
                          "version of mc-threat")
 
 
@@ -273,5 +286,5 @@ def _progress_bar(plan: Plan, done: np.ndarray, progress: bool):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=plan.n_blocks * plan.n_chunks, initial=int(done.sum()), unit="task",
+    return tqdm(total=plan.n_tasks, initial=int(done.sum()), unit="task",
                 desc="sweep", dynamic_ncols=True, smoothing=0.1)

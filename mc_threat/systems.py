@@ -126,7 +126,8 @@ def _validated(power, position, offense, intent):
     for name, arr in (("power", p), ("position", x), ("offense", o), ("intent", h_used)):
         bad = ~np.isfinite(arr)
         if bad.any():
-            problems.append(f"{name}: must be finite, got a non-finite value {_first_bad(arr, bad)}")
+            problems.append(f"{name}: must be finite, got a non-finite value "
+                            f"{_first_bad(arr, bad)}")
     if not problems:
         if (p <= 0).any():
             problems.append(f"power: must be > 0, got {_first_bad(p, p <= 0)}")
