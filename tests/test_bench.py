@@ -1,0 +1,31 @@
+"""Smoke run of the benchmark so it cannot rot (tiny sizes, no timing assertions)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mc_threat.bench import run_bench
+
+
+def test_bench_quick_writes_every_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    res = run_bench(quick=True, out=out)
+    stored = json.loads(out.read_text())
+    assert set(stored["sizes"]) == {"8", "16"}
+    for figures in res["sizes"].values():
+        for key in ("fused_systems_per_s", "api_systems_per_s", "batched_point_systems_per_s"):
+            assert figures[key] > 0
+    sweep = stored["sweep"]
+    assert sweep["points"] == 8 and sweep["sweep_s"] > 0 and sweep["raw_kernel_s"] > 0
+    assert 0 < sweep["efficiency"]
+
+
+def test_bench_script_runs(tmp_path):
+    out = tmp_path / "b.json"
+    script = Path(__file__).parents[1] / "scripts" / "bench.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "generate+evaluate" in proc.stdout
+    assert out.exists()
