@@ -149,8 +149,12 @@ class Weights(_Frozen):
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> Weights:
-        if self.power + self.proximity + self.offense + self.intent <= 0:
+        total = ((self.power + self.proximity) + self.offense) + self.intent
+        if total <= 0:
             raise ValueError("at least one weight must be > 0")
+        if not math.isfinite(total):
+            raise ValueError(f"the weights must have a finite sum (the threat divides by it), "
+                             f"got {total}")
         return self
 
 
@@ -528,6 +532,12 @@ def _message(error: Mapping[str, Any], root: type[BaseModel] | None) -> tuple[tu
         return loc, f"must be a string, got {_show(value)}"
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         return loc, str(ctx["error"])
+    if kind in ("union_tag_not_found", "union_tag_invalid"):  # the sweep's `design` key
+        designs = ", ".join(repr(d) for d in SWEEP_DESIGNS)
+        tag = ctx.get("tag")
+        got = "it is missing" if tag is None else f"got {_show(tag)}"
+        return (*loc, ctx.get("discriminator", "design").strip("'")), (
+            f"must be one of {designs}, {got}")
     return loc, f"{error.get('msg', 'invalid value')}, got {_show(value)}"
 
 

@@ -30,6 +30,8 @@ from mc_threat.config import (
     load_config,
 )
 
+_DESIGNS = "'grid', 'points', 'lhs', 'sobol', 'morris'"
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_YAML = ROOT / "configs" / "default.yaml"
 INVALID = ROOT / "configs" / "invalid"
@@ -198,7 +200,8 @@ BAD_DICTS = [
     ({"run": {"seed": -1}}, "run.seed", "must be >= 0, got -1"),
     ({"run": {"seed": 2**63}}, "run.seed", "must be <= 9223372036854775807"),
     ({"sweep": 3}, "sweep", "must be a mapping, got 3"),
-    ({"sweep": {1: "x"}}, "sweep", "keys must be strings"),
+    ({"sweep": {1: "x"}}, "sweep.design", f"must be one of {_DESIGNS}, it is missing"),
+    ({"sweep": {"design": "cube"}}, "sweep.design", f"must be one of {_DESIGNS}, got 'cube'"),
 ]
 
 
@@ -285,7 +288,7 @@ def test_odd_keys_are_quoted_in_paths():
     assert line.startswith("model['my key']: unknown key")
     (line,) = errors_of(config_from_dict, {"0": 1})
     assert line.startswith("['0']: unknown key")
-    (line,) = errors_of(config_from_dict, {"sweep": {"points": {"a": 1}}, "model": {"": 1}})
+    (line,) = errors_of(config_from_dict, {"model": {"": 1}})
     assert line.startswith("model['']: unknown key")
 
 
@@ -510,7 +513,7 @@ def test_to_yaml_round_trip():
             "model": {"n_states": 40, "form": "multiplicative", "reach": 1.0e-5},
             "generator": {"intent": {"a": 0.5}},
             "run": {"seed": 2**63 - 1, "systems": 10, "chunk": 3},
-            "sweep": {"kind": "grid", "factors": {"weights.power": [0.0, 0.5, 1.0]}},
+            "sweep": {"design": "grid", "factors": {"model.weights.power": [0.0, 0.5, 1.0]}},
         }
     )
     assert config_from_yaml(c.to_yaml()) == c
@@ -653,3 +656,11 @@ def test_valid_params_round_trip(n_states, form, weights, reach, beta):
     assert p.weight_vector() == tuple(weights)
     c = Config(model=p)
     assert config_from_yaml(c.to_yaml()) == c
+
+
+def test_weights_whose_sum_overflows_are_rejected():
+    from mc_threat.config import ConfigError, coerce_params
+
+    with pytest.raises(ConfigError) as exc:
+        coerce_params({"weights": {"power": 1e308, "proximity": 1e308}})
+    assert "model.weights: the weights must have a finite sum" in str(exc.value)

@@ -140,13 +140,15 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
     for i in range(n):
         pi = prox[i]
         if additive:
+            # Numerators only: the division by W is done once per row (see below).
             if dyadic:
                 hi = intent[i]
                 for j in range(n):
-                    t[j] = (((ja[j] + wd * pi[j]) + jo[j]) + wi * hi[j]) / wsum
+                    t[j] = ((ja[j] + wd * pi[j]) + jo[j]) + wi * hi[j]
             else:
                 for j in range(n):
-                    t[j] = (((ja[j] + wd * pi[j]) + jo[j]) + jh[j]) / wsum
+                    t[j] = ((ja[j] + wd * pi[j]) + jo[j]) + jh[j]
+            best, level = _first_max_of_quotients(t, i, wsum)
         else:
             for j in range(n):
                 x = ja[j]
@@ -159,13 +161,41 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
                 else:
                     x = x * jh[j]
                 t[j] = x
-        # First valid j, then strict '>' as j rises: ties go to the smallest j.
-        best = 1 if i == 0 else 0
-        for j in range(best + 1, n):
-            if j != i and t[j] > t[best]:
-                best = j
+            best = _first_max(t, i)
+            level = t[best]
         target[i] = best
-        theta[i] = t[best]
+        theta[i] = level
+
+
+@njit(inline="always", cache=True)
+def _first_max(t, skip):
+    """Index of the first maximum of ``t`` over ``j != skip``: ties to the smallest j."""
+    best = 1 if skip == 0 else 0
+    for j in range(best + 1, t.shape[0]):
+        if j != skip and t[j] > t[best]:
+            best = j
+    return best
+
+
+@njit(inline="always", cache=True)
+def _first_max_of_quotients(num, skip, w):
+    """First maximiser of ``num[j] / w`` (rounded) over ``j != skip``, and that maximum.
+
+    Exactly what dividing every numerator and taking the first maximum gives, with one
+    division per row instead of one per pair. Rounded division by ``w > 0`` is monotone,
+    so the maximum quotient is ``fl(M / w)`` for the largest numerator ``M`` (first at
+    ``jm``). An earlier ``j`` ties with it only if ``fl(num_j / w) == fl(M / w)``, which
+    needs ``num_j >= M (1 - 2^-52)``; only such near-ties are divided and compared. Below
+    2^-900 relative bounds fail (subnormal quotients), so every candidate is checked.
+    """
+    jm = _first_max(num, skip)
+    big = num[jm]
+    level = big / w
+    cut = big * (1.0 - 2.0**-50) if big > 2.0**-900 else -1.0
+    for j in range(jm):
+        if j != skip and num[j] >= cut and num[j] / w == level:
+            return j, level
+    return jm, level
 
 
 @njit(inline="always", cache=True)
