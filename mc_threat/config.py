@@ -263,7 +263,7 @@ class GeneratorParams(_Frozen):
         return data
 
 
-_DEFAULT_CHUNK = 50_000
+_DEFAULT_CHUNK = 100_000
 
 
 class RunParams(_Frozen):
@@ -273,16 +273,16 @@ class RunParams(_Frozen):
     ----------
     seed : int, default 20260101
         Key of the counter-based generator, ``0 <= seed <= 2**63 - 1``.
-    systems : int, default 200000
+    systems : int, default 1000000
         Number of random systems per sweep point, ``>= 1``.
-    chunk : int, default ``min(50000, systems)``
+    chunk : int, default ``min(100000, systems)``
         Systems per task, ``1 <= chunk <= systems``. Results do not depend on it. When
         omitted it is capped at ``systems``, so ``{'systems': 1000}`` alone is valid; an
         explicit chunk larger than ``systems`` is an error.
     """
 
     seed: StrictInt = Field(20260101, ge=0, le=SEED_MAX)
-    systems: StrictInt = Field(200_000, ge=1)
+    systems: StrictInt = Field(1_000_000, ge=1)
     chunk: StrictInt = Field(_DEFAULT_CHUNK, ge=1)
 
     @model_validator(mode="before")

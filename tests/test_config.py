@@ -77,7 +77,7 @@ def test_generator_and_run_defaults():
     assert (g.offense.a, g.offense.b) == (2.0, 2.0)
     assert (g.intent.a, g.intent.b) == (1.0, 3.0)
     r = RunParams()
-    assert (r.seed, r.systems, r.chunk) == (20260101, 200_000, 50_000)
+    assert (r.seed, r.systems, r.chunk) == (20260101, 1_000_000, 100_000)
     c = Config()
     assert c.sweep is None
     assert c.model == ModelParams() and c.generator == g and c.run == r
@@ -191,7 +191,8 @@ BAD_DICTS = [
     ({"generator": {"offense": {"a": 0}}}, "generator.offense.a", "must be > 0, got 0"),
     ({"generator": {"intent": {"b": math.inf}}}, "generator.intent.b", "must be finite"),
     ({"generator": {"intent": [1, 3]}}, "generator.intent", "must be a mapping, got a list"),
-    ({"run": {"chunk": 300_000}}, "run.chunk", "must not exceed run.systems (200000), got 300000"),
+    ({"run": {"chunk": 3_000_000}}, "run.chunk",
+     "must not exceed run.systems (1000000), got 3000000"),
     ({"run": {"systems": 10, "chunk": 11}}, "run.chunk", "must not exceed run.systems (10)"),
     ({"run": {"systems": 0}}, "run.systems", "must be >= 1, got 0"),
     ({"run": {"systems": "abc"}}, "run.systems", "must be an integer, got 'abc'"),
@@ -271,10 +272,10 @@ def test_numbers_written_as_yaml_text_get_a_hint():
 def test_default_chunk_is_capped_at_systems():
     assert config_from_dict({"run": {"systems": 1000}}).run.chunk == 1000
     assert RunParams(systems=7).chunk == 7
-    assert RunParams(systems=10**6).chunk == 50_000
+    assert RunParams(systems=10**7).chunk == 100_000
     # ...but an explicit chunk larger than systems is an error.
-    (line,) = errors_of(config_from_dict, {"run": {"systems": 1000, "chunk": 50_000}})
-    assert line == "run.chunk: must not exceed run.systems (1000), got 50000"
+    (line,) = errors_of(config_from_dict, {"run": {"systems": 1000, "chunk": 100_000}})
+    assert line == "run.chunk: must not exceed run.systems (1000), got 100000"
 
 
 def test_config_from_dict_rejects_non_mappings():
