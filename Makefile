@@ -22,7 +22,7 @@ bench: $(BIN)/mc-threat  ## full benchmark, writes results/bench.json
 	$(BIN)/mc-threat bench
 
 lint: $(BIN)/mc-threat
-	$(BIN)/ruff check mc_threat tests scripts
+	$(BIN)/ruff check mc_threat tests scripts notebooks
 
 clean:
 	rm -rf $(VENV) results/*.zarr .pytest_cache

@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="throughput benchmark (see scripts/bench.py)")
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     b.add_argument("--out", default="results/bench.json")
+
+    from .cli_analysis import add_analysis_parsers
+    from .cli_case import add_case_parser, cmd_case
+
+    add_analysis_parsers(sub)  # sensitivity, plot
+    add_case_parser(sub).set_defaults(func=cmd_case)
     return p
 
 
@@ -83,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
     from .store import StoreError
 
+    handler = getattr(args, "func", None) or _COMMANDS[args.command]
     try:
-        return _COMMANDS[args.command](args)
+        return handler(args)
     except (ConfigError, StoreError) as exc:
         for line in str(exc).splitlines():
             print(f"mc-threat: error: {line}", file=sys.stderr)

@@ -1,0 +1,745 @@
+"""Sensitivity analysis of sweep outcomes: SALib's Sobol and Morris analyzers -> xarray.
+
+The split is SALib's own: *sample* (:mod:`mc_threat.design` draws the points with SALib's
+samplers), *evaluate* (the sweep engine fills a results store, one point per sample row, in
+sample order), *analyze* (this module hands SALib's analyzers the stored outcome means).
+
+:func:`analyze` is the one code path from ``(problem, X, Y)`` to indices. It knows nothing
+about stores, so it can be fed an analytic test function (Ishigami, Sobol G) evaluated on the
+same SALib sample, which is how the tests validate the pipeline. :func:`analyze_store` reads
+``problem``, ``X`` and ``Y`` from a finished sweep store, calls :func:`analyze` and writes the
+indices into the same store; :func:`run_sensitivity` runs (or resumes) the sweep first.
+
+Variables written to the store (and nothing else; the sweep results are never touched)::
+
+    outcome, factor, factor2     new dimensions (outcome and factor names as strings)
+    S1, S1_conf, ST, ST_conf     (outcome, factor)            Sobol designs
+    S2, S2_conf                  (outcome, factor, factor2)   Sobol with second_order: true
+    mu, mu_star, mu_star_conf,
+    sigma                        (outcome, factor)            Morris designs
+    mc_sem, mc_noise_std,
+    output_std, mc_noise_share   (outcome,)                   Monte Carlo error, both designs
+
+``*_conf`` is the half-width of SALib's bootstrap confidence interval (``conf_level``,
+0.95 by default). ``mc_noise_share = mc_noise_std**2 / output_std**2`` is the share of the
+output variance across design points that the Monte Carlo error of the point means produces
+(errors shared by all points, as with common random numbers, cancel and are not counted):
+compare it with the indices (see ``docs/sensitivity.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError, config_from_dict, config_from_yaml
+from .store import Store, StoreError, _quiet, now, open_results
+
+__all__ = [
+    "ANALYSIS_VARS",
+    "DEFAULT_FACTORS",
+    "SensitivityReport",
+    "analyze",
+    "analyze_store",
+    "default_sweep",
+    "has_analysis",
+    "mc_error",
+    "run_sensitivity",
+    "summary_text",
+    "systems_for_noise_share",
+    "with_default_sweep",
+]
+
+SOBOL_VARS = ("S1", "S1_conf", "ST", "ST_conf", "S2", "S2_conf")
+MORRIS_VARS = ("mu", "mu_star", "mu_star_conf", "sigma")
+NOISE_VARS = ("mc_sem", "mc_noise_std", "output_std", "mc_noise_share")
+ANALYSIS_VARS = SOBOL_VARS + MORRIS_VARS + NOISE_VARS
+"""Every variable the analysis may write; a rerun deletes all of them before writing."""
+ANALYSIS_DIMS = ("outcome", "factor", "factor2")
+
+SAMPLED_FOR_ANALYSIS = ("sobol", "morris")
+
+DEFAULT_FACTORS: dict[str, list[float]] = {
+    "model.weights.power": [0.0, 1.0],
+    "model.weights.proximity": [0.0, 1.0],
+    "model.weights.offense": [0.0, 1.0],
+    "model.weights.intent": [0.0, 1.0],
+    "model.bandwagon_ratio": [0.0, 0.5],
+    "model.viability": [0.0, 1.0],
+    "model.reach": [0.05, 0.5],
+    "generator.power_sigma": [0.5, 2.0],
+}
+"""Factors and bounds of a sensitivity run whose config has no ``sweep`` section: the four
+criterion weights over ``[0, 1]`` (only their ratios matter), then the alignment parameters
+and the spread of power around MODEL.md's defaults."""
+
+DEFAULT_SOBOL_SAMPLES = 256
+DEFAULT_MORRIS_TRAJECTORIES = 20
+DEFAULT_RESAMPLES = {"sobol": 100, "morris": 1000}
+NOISE_TARGET = 0.01
+"""Default target for :func:`systems_for_noise_share`: Monte Carlo noise at most 1% of the
+output variance."""
+
+_WEIGHTS = tuple(f"model.weights.{w}" for w in ("power", "proximity", "offense", "intent"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Designs
+# ---------------------------------------------------------------------------------------------
+
+
+def default_sweep(design: str = "sobol", *, samples: int | None = None,
+                  trajectories: int | None = None, second_order: bool = False,
+                  seed: int = 0) -> dict:
+    """The ``sweep`` section used when a sensitivity config has none.
+
+    Parameters
+    ----------
+    design : {'sobol', 'morris'}
+    samples : Sobol base sample N (a power of 2; ``N * (D + 2)`` points), default 256.
+    trajectories : Morris trajectories (``r * (D + 1)`` points), default 20.
+    second_order : Sobol second-order indices (``N * (2 D + 2)`` points).
+    seed : the SALib sampler's seed.
+
+    Returns
+    -------
+    dict
+        A ``sweep`` mapping over :data:`DEFAULT_FACTORS`.
+    """
+    factors = {k: list(v) for k, v in DEFAULT_FACTORS.items()}
+    if design == "sobol":
+        return {"design": "sobol", "samples": samples or DEFAULT_SOBOL_SAMPLES,
+                "second_order": bool(second_order), "seed": seed, "factors": factors}
+    if design == "morris":
+        return {"design": "morris", "trajectories": trajectories or DEFAULT_MORRIS_TRAJECTORIES,
+                "levels": 4, "seed": seed, "factors": factors}
+    raise ConfigError(f"--design: must be sobol or morris, got {design!r}")
+
+
+def with_default_sweep(config, design: str = "sobol", **kwargs):
+    """``config`` itself when it has a ``sweep`` section, else ``config`` with
+    :func:`default_sweep` (``design``, ``**kwargs``) as its sweep."""
+    if config.sweep is not None:
+        return config
+    d = config.model_dump(mode="python")
+    d["sweep"] = default_sweep(design, **kwargs)
+    return config_from_dict(d)
+
+
+def check_sensitivity_design(config):
+    """Raise :class:`ConfigError` unless ``config`` has a Sobol or Morris design whose
+    every point is valid; return the resolved :class:`~mc_threat.design.Design`.
+
+    A Morris design puts factors on a grid that includes its bounds, so when the four
+    weights all have lower bound 0 a point may have all weights 0, which the model
+    rejects; the error then says how to avoid it.
+    """
+    from .design import design_points
+
+    kind = config.sweep.design if config.sweep is not None else None
+    if kind not in SAMPLED_FOR_ANALYSIS:
+        raise ConfigError(f"sweep.design: sensitivity analysis needs a sobol or morris design, "
+                          f"got {kind or 'no sweep'}")
+    try:
+        return design_points(config)
+    except ConfigError as exc:
+        if any("at least one weight must be > 0" in line for line in exc.errors):
+            hint = ("sweep: a point has all four weights 0 (undefined threat); Morris levels "
+                    "include the bounds, so raise one weight's lower bound (for example "
+                    "model.weights.power: [0.05, 1.0]) or change sweep.seed")
+            raise ConfigError([exc.errors[0], hint]) from None
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# The analysis (one code path for analytic test functions and for stores)
+# ---------------------------------------------------------------------------------------------
+
+
+def _outputs(Y, n: int | None) -> dict[str, np.ndarray]:
+    """Model outputs as ``{name: (n_points,) float64}``."""
+    if isinstance(Y, Mapping):
+        out = {str(k): np.asarray(v, dtype=np.float64) for k, v in Y.items()}
+    else:
+        arr = np.asarray(Y, dtype=np.float64)
+        if arr.ndim == 1:
+            out = {"y": arr}
+        elif arr.ndim == 2:
+            out = {f"y{k}": arr[:, k] for k in range(arr.shape[1])}
+        else:
+            raise ValueError(f"Y must be (n_points,) or (n_points, n_outputs), got {arr.shape}")
+    if not out:
+        raise ValueError("Y holds no outputs")
+    for name, y in out.items():
+        if y.ndim != 1:
+            raise ValueError(f"output {name!r}: must be one value per point, got shape {y.shape}")
+        if n is not None and y.shape[0] != n:
+            raise ValueError(f"output {name!r}: {y.shape[0]} values for {n} design points")
+        if not np.isfinite(y).all():
+            bad = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise ValueError(f"output {name!r}: non-finite value at point {bad}")
+    return out
+
+
+def _check_sobol_rows(X: np.ndarray, D: int, second_order: bool) -> None:
+    """Check that X has the row structure of a Saltelli/Sobol' sample (A, AB_1..AB_D,
+    [BA_1..BA_D,] B per base row): AB_j equals A except in column j. A store whose point
+    order differed from the sample order would fail here instead of giving wrong indices."""
+    step = 2 * D + 2 if second_order else D + 2
+    if X.shape[0] % step:
+        raise ValueError(f"{X.shape[0]} points is not a multiple of {step}: not a Sobol sample "
+                         f"with second_order={second_order} over {D} factors")
+    A = X[0::step]
+    B = X[step - 1::step]
+    for j in range(D):
+        AB = X[1 + j::step]
+        others = [k for k in range(D) if k != j]
+        if not (np.array_equal(AB[:, others], A[:, others]) and np.array_equal(AB[:, j], B[:, j])):
+            raise ValueError(f"the points are not in Sobol/Saltelli sample order with "
+                             f"second_order={second_order} (rows AB_{j} differ from A outside "
+                             f"factor {j})")
+
+
+def analyze(problem: dict, X, Y, *, method: str, second_order: bool = False,
+            num_levels: int = 4, conf_level: float = 0.95, num_resamples: int | None = None,
+            seed: int = 1):
+    """Sensitivity indices of every output with SALib's analyzers, as an ``xarray.Dataset``.
+
+    Parameters
+    ----------
+    problem : SALib problem dict (``num_vars``, ``names``, ``bounds``).
+    X : (n_points, D) array, the SALib sample the outputs were computed on, in sample order.
+    Y : mapping ``{output name: (n_points,) array}``, or an ``(n_points,)`` array (one output
+        named ``y``), or ``(n_points, k)`` (outputs ``y0 .. y{k-1}``).
+    method : ``'sobol'`` (``SALib.analyze.sobol.analyze``) or ``'morris'``
+        (``SALib.analyze.morris.analyze``).
+    second_order : Sobol only; must match the sample.
+    num_levels : Morris only; must match the sample.
+    conf_level : level of the bootstrap confidence intervals.
+    num_resamples : bootstrap resamples (default 100 for Sobol, 1000 for Morris).
+    seed : bootstrap seed, ``>= 1`` (SALib treats a seed of 0 as "no seed").
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``outcome`` (the output names) and ``factor`` (``problem['names']``),
+        plus ``factor2`` for S2. Sobol: ``S1, S1_conf, ST, ST_conf`` (and ``S2, S2_conf``,
+        symmetric, NaN on the diagonal); Morris: ``mu, mu_star, mu_star_conf, sigma``.
+        An output that is constant over the design has NaN Sobol indices (no variance to
+        decompose) and zero Morris effects.
+    """
+    import xarray as xr
+
+    if method not in SAMPLED_FOR_ANALYSIS:
+        raise ValueError(f"method must be 'sobol' or 'morris', got {method!r}")
+    if not 0 < conf_level < 1:
+        raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
+    if int(seed) < 1:
+        raise ValueError(f"seed must be >= 1 (SALib ignores a seed of 0), got {seed}")
+    names = [str(n) for n in problem["names"]]
+    D = len(names)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != D:
+        raise ValueError(f"X must be (n_points, {D}), got {X.shape}")
+    outputs = _outputs(Y, X.shape[0])
+    resamples = int(num_resamples or DEFAULT_RESAMPLES[method])
+    problem = {"num_vars": D, "names": names, "bounds": [list(map(float, b))
+                                                           for b in problem["bounds"]]}
+    if method == "sobol":
+        _check_sobol_rows(X, D, second_order)
+        keys = ["S1", "S1_conf", "ST", "ST_conf"] + (["S2", "S2_conf"] if second_order else [])
+    else:
+        keys = list(MORRIS_VARS)
+    results = {k: [] for k in keys}
+    for y in outputs.values():
+        r = (_sobol_one(problem, y, second_order, conf_level, resamples, seed)
+             if method == "sobol" else
+             _morris_one(problem, X, y, num_levels, conf_level, resamples, seed))
+        for k in keys:
+            results[k].append(r[k])
+    coords = {"outcome": np.array(list(outputs), dtype=object),
+              "factor": np.array(names, dtype=object)}
+    if "S2" in results:
+        coords["factor2"] = np.array(names, dtype=object)
+    data = {}
+    for k in keys:
+        dims = ("outcome", "factor", "factor2") if k.startswith("S2") else ("outcome", "factor")
+        data[k] = xr.Variable(dims, np.asarray(results[k], dtype=np.float64),
+                              attrs=_var_attrs(k, conf_level))
+    ds = xr.Dataset(data, coords=coords)
+    ds["factor"].attrs["long_name"] = "swept factor (dotted config name)"
+    if "factor2" in ds.coords:
+        ds["factor2"].attrs["long_name"] = "second factor of a pair (S2)"
+    ds["outcome"].attrs["long_name"] = "model outcome"
+    return ds
+
+
+def _constant(y: np.ndarray) -> bool:
+    return float(np.ptp(y)) <= 1e-12 * max(1.0, float(np.abs(y).max()))
+
+
+def _sobol_one(problem, y, second_order, conf_level, resamples, seed) -> dict:
+    from SALib.analyze import sobol
+
+    D = problem["num_vars"]
+    if _constant(y):
+        nan = np.full(D, np.nan)
+        out = {"S1": nan, "S1_conf": nan, "ST": nan, "ST_conf": nan}
+        if second_order:
+            out |= {"S2": np.full((D, D), np.nan), "S2_conf": np.full((D, D), np.nan)}
+        return out
+    with warnings.catch_warnings():
+        # a bootstrap resample can be constant where the full sample is not; SALib warns
+        warnings.filterwarnings("ignore", message="Constant values encountered")
+        r = sobol.analyze(problem, y, calc_second_order=second_order, num_resamples=resamples,
+                          conf_level=conf_level, print_to_console=False, seed=int(seed))
+    out = {k: np.asarray(r[k], dtype=np.float64) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+    if second_order:
+        for k in ("S2", "S2_conf"):
+            m = np.asarray(r[k], dtype=np.float64)  # SALib fills j < k only
+            upper = np.triu(np.ones((D, D), bool), 1)
+            sym = np.full((D, D), np.nan)
+            sym[upper] = m[upper]
+            sym.T[upper] = m[upper]
+            out[k] = sym
+    return out
+
+
+def _morris_one(problem, X, y, num_levels, conf_level, resamples, seed) -> dict:
+    from SALib.analyze import morris
+
+    r = morris.analyze(problem, X, y, num_resamples=resamples, conf_level=conf_level,
+                       print_to_console=False, num_levels=num_levels, seed=int(seed))
+    return {k: np.asarray(r[k], dtype=np.float64) for k in MORRIS_VARS}
+
+
+def _var_attrs(name: str, conf_level: float) -> dict:
+    level = f"{100 * conf_level:g}%"
+    info = {
+        "S1": ("first-order Sobol index", "fraction of output variance"),
+        "ST": ("total-order Sobol index", "fraction of output variance"),
+        "S2": ("second-order Sobol index of the factor pair", "fraction of output variance"),
+        "mu": ("mean elementary effect (Morris)", "outcome units per factor range"),
+        "mu_star": ("mean absolute elementary effect (Morris mu*)",
+                    "outcome units per factor range"),
+        "sigma": ("standard deviation of the elementary effects (Morris)",
+                  "outcome units per factor range"),
+    }
+    base = name.removesuffix("_conf")
+    long_name, units = info[base]
+    if name.endswith("_conf"):
+        long_name = f"half-width of the {level} bootstrap confidence interval of {base}"
+    return {"long_name": long_name, "units": units}
+
+
+# ---------------------------------------------------------------------------------------------
+# Monte Carlo error of the outputs
+# ---------------------------------------------------------------------------------------------
+
+
+def point_noise_variance(chunk_means: np.ndarray, counts: np.ndarray) -> float:
+    """Variance over design points of the Monte Carlo error of the point means.
+
+    Batch means: chunk ``c`` of ``n_c`` systems gives every point an independent estimate
+    ``m_c(p)``; with ``M = sum n_c`` and ``g(p)`` the pooled mean, the deviations
+    ``d_c(p) = m_c(p) - g(p)`` have, over the points, the variance
+    ``tau**2 (1/n_c - 1/M)`` in expectation, where ``tau**2 / M`` is the variance over the
+    points of the error of ``g``. Variances are taken over the points, so an error all
+    points share (common random numbers: points with equal generator settings see the same
+    systems) cancels, as it cancels in the indices.
+
+    Parameters
+    ----------
+    chunk_means : (n_points, n_chunks) per-chunk means of one outcome.
+    counts : (n_chunks,) systems per chunk.
+
+    Returns
+    -------
+    float
+        ``tau**2 / M``; NaN with fewer than two chunks.
+    """
+    chunk_means = np.asarray(chunk_means, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    if chunk_means.ndim != 2 or chunk_means.shape[1] != counts.shape[0]:
+        raise ValueError(f"chunk_means {chunk_means.shape} and counts {counts.shape} disagree")
+    if counts.shape[0] < 2:
+        return float("nan")
+    total = counts.sum()
+    pooled = chunk_means @ counts / total
+    dev = chunk_means - pooled[:, None]
+    var_c = dev.var(axis=0)  # over the points, per chunk
+    tau2 = var_c / (1.0 / counts - 1.0 / total)
+    return float(np.average(tau2, weights=counts) / total)
+
+
+def mc_error(means: Mapping[str, np.ndarray], sems: Mapping[str, np.ndarray],
+             noise_var: Mapping[str, float] | None = None):
+    """Monte Carlo error of each output next to the spread the indices decompose.
+
+    Parameters
+    ----------
+    means, sems : ``{outcome: (n_points,)}`` point means and their Monte Carlo standard errors.
+    noise_var : ``{outcome: float}`` variance over the points of the error of the means
+        (:func:`point_noise_variance`); where missing or NaN, the mean of ``sems**2`` is used
+        (exact for independent errors, an upper bound with common random numbers).
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``outcome``: ``mc_sem`` (root mean square of the per-point standard errors),
+        ``mc_noise_std`` (standard deviation over the points of the Monte Carlo error),
+        ``output_std`` (standard deviation of the means over the points) and
+        ``mc_noise_share = mc_noise_std**2 / output_std**2`` (NaN for a constant output).
+    """
+    import xarray as xr
+
+    names = list(means)
+    mc_sem = np.array([math.sqrt(np.nanmean(np.square(sems[k]))) if np.isfinite(sems[k]).any()
+                       else np.nan for k in names])
+    noise = np.array([(noise_var or {}).get(k, np.nan) for k in names], dtype=np.float64)
+    independent = ~np.isfinite(noise)
+    noise = np.where(independent, mc_sem**2, np.maximum(noise, 0.0))
+    std = np.array([0.0 if _constant(means[k]) else float(np.std(means[k])) for k in names])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(std > 0, noise / np.where(std > 0, std, 1.0) ** 2, np.nan)
+    method = ("independent-error bound (one chunk per point)" if independent.all() else
+              "batch means over the chunks of systems" if not independent.any() else "mixed")
+    return xr.Dataset(
+        {"mc_sem": ("outcome", mc_sem,
+                    {"long_name": "Monte Carlo standard error of an outcome's mean at a design "
+                                  "point (root mean square over the points)",
+                     "units": "outcome units"}),
+         "mc_noise_std": ("outcome", np.sqrt(noise),
+                          {"long_name": "standard deviation over the design points of the Monte "
+                                        "Carlo error of the point means (errors shared by all "
+                                        "points cancel)",
+                           "units": "outcome units", "method": method}),
+         "output_std": ("outcome", std,
+                        {"long_name": "standard deviation of the outcome means over the design "
+                                      "points (the spread the indices decompose)",
+                         "units": "outcome units"}),
+         "mc_noise_share": ("outcome", share,
+                            {"long_name": "share of the output variance that is Monte Carlo "
+                                          "noise, mc_noise_std**2 / output_std**2",
+                             "units": "fraction of output variance", "method": method})},
+        coords={"outcome": np.array(names, dtype=object)},
+    )
+
+
+def systems_for_noise_share(noise_share: float, systems: int,
+                            target: float = NOISE_TARGET) -> int | None:
+    """Systems per point that bring ``mc_noise_share`` down to ``target``.
+
+    The noise variance of a point mean falls as ``1 / systems``, so the systems needed are
+    ``systems * noise_share / target`` (at least ``systems``). None when the share is NaN.
+    """
+    if not np.isfinite(noise_share):
+        return None
+    return max(int(systems), int(math.ceil(systems * noise_share / target)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Stores
+# ---------------------------------------------------------------------------------------------
+
+
+def has_analysis(ds) -> str | None:
+    """``'sobol'`` or ``'morris'`` when a results Dataset holds indices, else None."""
+    if "ST" in ds.data_vars:
+        return "sobol"
+    if "mu_star" in ds.data_vars:
+        return "morris"
+    return None
+
+
+def _complete(store: Store) -> bool:
+    st = store.status()
+    return st["tasks_done"] == st["tasks"] and st["blocks_merged"] == st["blocks"]
+
+
+def _stored_config(attrs: dict, path: Path):
+    try:
+        return config_from_yaml(attrs["config"], source=f"{path} (stored config)")
+    except (KeyError, ConfigError) as exc:
+        raise StoreError(f"{path}: the stored config cannot be read ({exc})") from None
+
+
+def analyze_store(path, *, outcomes=None, conf_level: float = 0.95,
+                  num_resamples: int | None = None, seed: int | None = None,
+                  write: bool = True):
+    """Analyse a finished Sobol or Morris sweep store and write the indices into it.
+
+    The sweep is never recomputed: this reads the stored point means (``stat='mean'``) and
+    standard errors, the stored SALib problem and the factor coordinates (the sample ``X``),
+    and calls :func:`analyze`. Earlier analysis variables (:data:`ANALYSIS_VARS`) are deleted
+    first, so a rerun replaces them cleanly; the sweep's variables are not touched.
+
+    Parameters
+    ----------
+    path : the results store.
+    outcomes : outcome names to analyse (default: every outcome in the store).
+    conf_level, num_resamples : see :func:`analyze`.
+    seed : bootstrap seed (default: the design's seed + 1).
+    write : write the result into the store (and consolidate its metadata).
+
+    Returns
+    -------
+    xarray.Dataset
+        The indices and the Monte Carlo error (see the module docstring).
+
+    Raises
+    ------
+    StoreError
+        Not a store, not a Sobol/Morris design, or the sweep is incomplete.
+    """
+    from .kernels import OUTCOMES
+
+    path = Path(path)
+    store = Store(path)
+    attrs = dict(store.attrs)
+    kind = attrs.get("design", "")
+    if kind not in SAMPLED_FOR_ANALYSIS:
+        raise StoreError(f"{path}: sensitivity analysis needs a sobol or morris sweep, this "
+                         f"store holds a {kind or 'unknown'} design")
+    if not _complete(store):
+        raise StoreError(f"{path}: the sweep is incomplete; finish it first "
+                         "(mc-threat sensitivity CONFIG --resume)")
+    try:
+        problem = json.loads(attrs["salib_problem"])
+    except (KeyError, ValueError):
+        raise StoreError(f"{path}: no readable salib_problem attribute") from None
+    sweep = _stored_config(attrs, path).sweep
+    names = [str(n) for n in problem["names"]]
+    wanted = list(OUTCOMES) if outcomes is None else [str(o) for o in outcomes]
+    unknown = [o for o in wanted if o not in OUTCOMES]
+    if unknown:
+        raise ConfigError(f"--outcomes: unknown outcome(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(OUTCOMES)}")
+    ds = open_results(path)
+    missing = [n for n in names if n not in ds.coords]
+    if missing:
+        raise StoreError(f"{path}: no point coordinate for factor(s) {', '.join(missing)}")
+    X = np.stack([ds[n].values.astype(np.float64) for n in names], axis=1)
+    means = {o: ds[o].sel(stat="mean").values.astype(np.float64) for o in wanted}
+    sems = {o: ds[o].sel(stat="sem").values.astype(np.float64) for o in wanted}
+    ds.close()
+    bad = [o for o, y in means.items() if not np.isfinite(y).all()]
+    if bad:
+        raise StoreError(f"{path}: outcome {bad[0]} has points without results; resume the "
+                         "sweep first")
+    if seed is None:
+        seed = int(getattr(sweep, "seed", 0)) + 1
+    second_order = bool(getattr(sweep, "second_order", False))
+    levels = int(getattr(sweep, "levels", 4))
+    try:
+        result = analyze(problem, X, means, method=kind, second_order=second_order,
+                         num_levels=levels, conf_level=conf_level, num_resamples=num_resamples,
+                         seed=seed)
+    except ValueError as exc:
+        raise StoreError(f"{path}: {exc}") from None
+    result = result.merge(mc_error(means, sems, _noise_from_chunks(store, wanted)))
+    meta = {
+        "method": kind,
+        "analyzer": f"SALib.analyze.{kind}.analyze",
+        "second_order": second_order,
+        "conf_level": conf_level,
+        "num_resamples": int(num_resamples or DEFAULT_RESAMPLES[kind]),
+        "seed": int(seed),
+        "points": int(X.shape[0]),
+        "systems_per_point": int(attrs.get("systems_per_point", 0)),
+        "variables": sorted(result.data_vars),
+        "analyzed": now(),
+    }
+    if kind == "sobol":
+        step = 2 * len(names) + 2 if second_order else len(names) + 2
+        meta["base_samples"] = int(X.shape[0] // step)
+    else:
+        meta["num_levels"] = levels
+    result.attrs["sensitivity"] = json.dumps(meta)
+    if write:
+        _write(path, result, attrs)
+    return result
+
+
+def _noise_from_chunks(store: Store, outcomes: list[str],
+                       values_per_read: int = 4_000_000) -> dict[str, float]:
+    """:func:`point_noise_variance` of each outcome from the per-chunk moment records in
+    ``_work/moments`` (point, chunk, outcome, moment), read a block of points at a time
+    (about ``values_per_read`` stored numbers, so that memory stays bounded)."""
+    from .kernels import OUTCOMES
+    from .kernels.stats import M_COUNT, M_MEAN
+
+    mom = store.moments
+    n_points, n_chunks = mom.shape[:2]
+    if n_chunks < 2:
+        return {}
+    index = [OUTCOMES.index(o) for o in outcomes]
+    counts = np.asarray(mom[0, :, 0, M_COUNT], dtype=np.float64)
+    total = counts.sum()
+    # Accumulate, per (chunk, outcome), the sums over points of the deviation d_c(p) and of
+    # its square, so that large stores never need all points in memory at once.
+    s1 = np.zeros((n_chunks, len(index)))
+    s2 = np.zeros((n_chunks, len(index)))
+    points_per_read = max(1, values_per_read // (n_chunks * mom.shape[2] * mom.shape[3]))
+    for lo in range(0, n_points, points_per_read):
+        block = np.asarray(mom[lo:lo + points_per_read, :, :, M_MEAN])[:, :, index]
+        pooled = np.einsum("pco,c->po", block, counts) / total
+        dev = block - pooled[:, None, :]
+        s1 += dev.sum(axis=0)
+        s2 += np.square(dev).sum(axis=0)
+    var_c = np.maximum(s2 / n_points - np.square(s1 / n_points), 0.0)
+    tau2 = var_c / (1.0 / counts - 1.0 / total)[:, None]
+    noise = np.average(tau2, axis=0, weights=counts) / total
+    return {o: float(v) for o, v in zip(outcomes, noise, strict=True)}
+
+
+def _write(path: Path, result, attrs: dict) -> None:
+    """Replace the analysis variables of the store at ``path`` with ``result``."""
+    import zarr
+
+    root = zarr.open_group(path, mode="r+")
+    stale = [k for k in (*ANALYSIS_VARS, *ANALYSIS_DIMS) if k in root]
+    for k in stale:
+        del root[k]
+    with _quiet():
+        if stale:
+            zarr.consolidate_metadata(path)
+        ds = result.copy()
+        # xarray's mode='a' replaces the root attributes with the Dataset's: carry the
+        # sweep's attributes along, so that only "sensitivity" is added or replaced.
+        ds.attrs = {**attrs, "sensitivity": result.attrs["sensitivity"]}
+        ds.to_zarr(path, mode="a", consolidated=False, zarr_format=3)
+        zarr.consolidate_metadata(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command: sweep (or resume, or skip) then analyse
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SensitivityReport:
+    """What :func:`run_sensitivity` did."""
+
+    path: Path
+    swept: bool  # False when the sweep was already complete (or --analyze-only)
+    sweep: object | None  # the SweepReport when the sweep ran
+    analysis: object  # the xarray.Dataset of indices
+    systems_per_point: int
+
+
+def run_sensitivity(config, out, *, analyze_only: bool = False, resume: bool = False,
+                    overwrite: bool = False, workers: int | None = None,
+                    scheduler: str | None = None, cluster_file: str | None = None,
+                    progress: bool = True, systems: int | None = None, outcomes=None,
+                    conf_level: float = 0.95, num_resamples: int | None = None,
+                    design: str = "sobol") -> SensitivityReport:
+    """Run (or resume) the Sobol/Morris sweep of ``config`` into ``out``, then analyse it.
+
+    ``config`` without a ``sweep`` section gets :func:`default_sweep` (``design``). An
+    existing store made from the same config and complete is analysed without sweeping
+    again; an incomplete one needs ``resume``; one made from another config needs
+    ``overwrite``. With ``analyze_only`` the store must exist and hold the same design.
+    Other arguments are those of :func:`~mc_threat.sweep.run_sweep` and
+    :func:`analyze_store`.
+    """
+    from .config import config_hash
+    from .sweep import run_sweep, with_systems
+
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other")
+    config = with_default_sweep(config, design)
+    config = with_systems(config, systems)
+    check_sensitivity_design(config)
+    out = Path(out)
+    sweep_report = None
+    if analyze_only:
+        if not out.exists():
+            raise StoreError(f"{out}: no results store to analyse; run the sweep first "
+                             "(without --analyze-only)")
+        stored = _stored_config(Store(out).attrs, out)
+        if stored.sweep != config.sweep:
+            raise StoreError(f"{out}: holds a different sweep design than the config; "
+                             "analyse the store directly (mc-threat sensitivity STORE)")
+    elif out.exists() and not overwrite and not resume:
+        store = Store(out)
+        if store.attrs.get("config_hash") != config_hash(config):
+            raise StoreError(f"{out}: already exists and was made from a different config; "
+                             "use --overwrite to replace it")
+        if not _complete(store):
+            raise StoreError(f"{out}: the sweep is incomplete; continue it with --resume")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sweep_report = run_sweep(config, out, workers=workers, scheduler=scheduler,
+                                 cluster_file=cluster_file, resume=resume, overwrite=overwrite,
+                                 progress=progress)
+    analysis = analyze_store(out, outcomes=outcomes, conf_level=conf_level,
+                             num_resamples=num_resamples)
+    systems_pp = int(Store(out).attrs.get("systems_per_point", config.run.systems))
+    return SensitivityReport(out, sweep_report is not None, sweep_report, analysis, systems_pp)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text summary
+# ---------------------------------------------------------------------------------------------
+
+
+def short_factor(name: str) -> str:
+    """``model.weights.power`` -> ``w.power``, ``generator.power_sigma`` -> ``g.power_sigma``."""
+    return (name.replace("model.weights.", "w.").replace("model.", "")
+            .replace("generator.", "g."))
+
+
+def summary_text(analysis, systems_per_point: int | None = None,
+                 target: float = NOISE_TARGET) -> str:
+    """Tables of the indices (rows outcomes, columns factors, ``value±conf``) and of the
+    Monte Carlo noise, with the systems per point that would bring it under ``target``."""
+    kind = has_analysis(analysis)
+    factors = [str(f) for f in analysis["factor"].values]
+    outcomes = [str(o) for o in analysis["outcome"].values]
+    tables = [("ST", "ST_conf", "total-order Sobol indices ST ± conf"),
+              ("S1", "S1_conf", "first-order Sobol indices S1 ± conf")] if kind == "sobol" \
+        else [("mu_star", "mu_star_conf", "Morris mu* ± conf (outcome units per factor range)"),
+              ("sigma", None, "Morris sigma")]
+    blocks = []
+    for var, conf, title in tables:
+        rows = [["outcome"] + [short_factor(f) for f in factors]]
+        for o in outcomes:
+            v = analysis[var].sel(outcome=o).values
+            c = analysis[conf].sel(outcome=o).values if conf else None
+            rows.append([o] + [_cell(v[k], None if c is None else c[k])
+                               for k in range(len(factors))])
+        blocks.append(title + "\n" + _table(rows))
+    rows = [["outcome", "mc_sem", "output_std", "noise share"]
+            + ([f"systems for <= {target:.0%}"] if systems_per_point else [])]
+    for o in outcomes:
+        share = float(analysis["mc_noise_share"].sel(outcome=o))
+        row = [o, f"{float(analysis['mc_sem'].sel(outcome=o)):.3g}",
+               f"{float(analysis['output_std'].sel(outcome=o)):.3g}",
+               "n/a (constant)" if not np.isfinite(share) else f"{share:.2%}"]
+        if systems_per_point:
+            need = systems_for_noise_share(share, systems_per_point, target)
+            row.append("-" if need is None else f"{need:,}")
+        rows.append(row)
+    blocks.append("Monte Carlo noise of the outcome means (compare the noise share with the "
+                  "indices)\n" + _table(rows))
+    return "\n\n".join(blocks)
+
+
+def _cell(v: float, c: float | None) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    return f"{v:.3f}" if c is None or not np.isfinite(c) else f"{v:.3f}±{c:.3f}"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
