@@ -8,6 +8,9 @@ Measures, in one run on this machine:
   also returns every state's target, choice and bloc);
 * ``batched``: point-system evaluations per second when 16 weight vectors share each
   generated system (common random numbers; proximity and balance of power shared);
+* ``numpy``: the vectorized NumPy implementation (``mc_threat.baseline_numpy``) evaluating
+  the same systems, and the ratio of the fused engine to it;
+* peak resident memory of this process;
 * ``sweep``: a whole sweep (64 weight points x 10^6 systems by default) through
   ``run_sweep`` with 2 dask workers, against the raw kernel doing the same tasks in this
   process on all cores; efficiency = raw time / sweep time;
@@ -57,6 +60,7 @@ def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/benc
     from .config import coerce_generator
     from .engine import Group, compute_task
     from .generate import generate_systems, generator_vector
+    from .baseline_numpy import evaluate_numpy
     from .model import evaluate, params_vector
 
     gen = generator_vector(coerce_generator(None))
@@ -81,18 +85,90 @@ def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/benc
                       repeats)
         b_count = max(1_000, count // 8)
         t_batch = _best(lambda many=many, c=b_count: compute_task(1, [(0, c)], many), repeats)
+        np_count = max(500, count // 20)
+        np_systems = generate_systems(None, n, 1, 0, np_count)
+        t_numpy = _best(lambda s=np_systems: evaluate_numpy(s, {}), repeats)
         results["sizes"][n] = {
             "fused_systems_per_s": count / t_fused,
             "api_systems_per_s": api_count / t_api,
             "batched_point_systems_per_s": 16 * b_count / t_batch,
+            "numpy_evaluate_systems_per_s": np_count / t_numpy,
+            "fused_over_numpy": (count / t_fused) / (np_count / t_numpy),
         }
+    sz = results["sizes"]
+    if 16 in sz and 64 in sz:
+        # Cost per system from n = 16 to 64 against n^2 (a ratio of 1 means exactly n^2).
+        results["cost_growth_16_to_64_over_n2"] = (
+            sz[16]["fused_systems_per_s"] / sz[64]["fused_systems_per_s"]) / 16.0
     results["sweep"] = sweep_efficiency(points=8 if quick else 64,
                                         systems=20_000 if quick else 1_000_000)
+    if not quick:
+        results["compile"] = compile_times()
+    results["peak_rss_mib"] = _peak_rss_mib()
     _print(results)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(results, indent=2))
+        _plot(results, Path(out).with_suffix(".png"))
     return results
+
+
+def _peak_rss_mib() -> float:
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def compile_times() -> dict:
+    """Cold compile and cache load of the kernels, each in a fresh process.
+
+    Uses a private, empty ``NUMBA_CACHE_DIR``: the first process compiles and writes the
+    cache, the second loads it.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    code = ("import time; t = time.perf_counter(); "
+            "from mc_threat.sweep import warm_kernels; warm_kernels(); "
+            "from mc_threat import evaluate, generate_systems; "
+            "evaluate(generate_systems(None, 8, 0, 0, 1), {}); "
+            "print(time.perf_counter() - t)")
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for label in ("cold_compile_s", "cache_load_s"):
+            proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                  text=True, check=True)
+            out[label] = float(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = sorted(int(n) for n in results["sizes"])
+    fig, ax = plt.subplots(figsize=(3.5, 2.6), dpi=200)
+    for key, label in (("fused_systems_per_s", "generate + evaluate (fused)"),
+                       ("batched_point_systems_per_s", "16 weight vectors per system"),
+                       ("numpy_evaluate_systems_per_s", "NumPy baseline (evaluate only)")):
+        ax.plot(ns, [results["sizes"][n][key] for n in ns], marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.set_xlabel("states per system, n")
+    ax.set_ylabel("systems (or point-systems) / s")
+    ax.set_title(f"mc-threat throughput, {results['threads']} threads", fontsize=8)
+    ax.legend(fontsize=6)
+    ax.grid(True, which="both", lw=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def sweep_efficiency(points: int = 64, systems: int = 1_000_000, workers: int = 2) -> dict:
@@ -136,11 +212,20 @@ def sweep_efficiency(points: int = 64, systems: int = 1_000_000, workers: int = 
 def _print(results: dict) -> None:
     print(f"threads: {results['threads']}   kernel warm-up (compile or cache load): "
           f"{results['kernel_warmup_s']:.2f} s")
-    print(f"{'n':>4}  {'generate+evaluate /s':>22}  {'API path /s':>14}  "
-          f"{'16 weights batched, point-systems /s':>38}")
+    print(f"{'n':>4}  {'generate+evaluate /s':>22}  {'API path /s':>12}  "
+          f"{'16 weights, point-systems /s':>30}  {'NumPy eval /s':>14}  {'fused/NumPy':>11}")
     for n, r in results["sizes"].items():
-        print(f"{n:>4}  {r['fused_systems_per_s']:>22,.0f}  {r['api_systems_per_s']:>14,.0f}  "
-              f"{r['batched_point_systems_per_s']:>38,.0f}")
+        print(f"{n:>4}  {r['fused_systems_per_s']:>22,.0f}  {r['api_systems_per_s']:>12,.0f}  "
+              f"{r['batched_point_systems_per_s']:>30,.0f}  "
+              f"{r['numpy_evaluate_systems_per_s']:>14,.0f}  {r['fused_over_numpy']:>10.1f}x")
+    if "cost_growth_16_to_64_over_n2" in results:
+        print(f"cost per system from n=16 to n=64: {results['cost_growth_16_to_64_over_n2']:.2f}"
+              " x n^2 growth")
+    if "compile" in results:
+        c = results["compile"]
+        print(f"kernels: cold compile {c['cold_compile_s']:.1f} s, cache load "
+              f"{c['cache_load_s']:.1f} s (fresh processes)")
+    print(f"peak resident memory of the benchmark process: {results['peak_rss_mib']:.0f} MiB")
     sw = results.get("sweep")
     if sw:
         print(f"sweep of {sw['points']} points x {sw['systems']:,} systems ({sw['tasks']} tasks): "

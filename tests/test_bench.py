@@ -14,8 +14,11 @@ def test_bench_quick_writes_every_figure(tmp_path):
     stored = json.loads(out.read_text())
     assert set(stored["sizes"]) == {"8", "16"}
     for figures in res["sizes"].values():
-        for key in ("fused_systems_per_s", "api_systems_per_s", "batched_point_systems_per_s"):
+        for key in ("fused_systems_per_s", "api_systems_per_s", "batched_point_systems_per_s",
+                    "numpy_evaluate_systems_per_s", "fused_over_numpy"):
             assert figures[key] > 0
+    assert stored["peak_rss_mib"] > 0
+    assert out.with_suffix(".png").stat().st_size > 0
     sweep = stored["sweep"]
     assert sweep["points"] == 8 and sweep["sweep_s"] > 0 and sweep["raw_kernel_s"] > 0
     assert 0 < sweep["efficiency"]
@@ -29,3 +32,12 @@ def test_bench_script_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "generate+evaluate" in proc.stdout
     assert out.exists()
+
+
+def test_compile_times_cold_then_cached():
+    from mc_threat.bench import compile_times
+
+    times = compile_times()
+    assert times["cold_compile_s"] > 0 and times["cache_load_s"] > 0
+    # Loading the cache must beat compiling from scratch (that is what the cache is for).
+    assert times["cache_load_s"] < times["cold_compile_s"]
