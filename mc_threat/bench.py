@@ -57,10 +57,10 @@ def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/benc
     """Run the benchmark, print a table, write ``out`` (JSON) and return the figures."""
     import numba
 
+    from .baseline_numpy import evaluate_numpy
     from .config import coerce_generator
     from .engine import Group, compute_task
     from .generate import generate_systems, generator_vector
-    from .baseline_numpy import evaluate_numpy
     from .model import evaluate, params_vector
 
     gen = generator_vector(coerce_generator(None))

@@ -65,6 +65,7 @@ from .kernels.threat import (
     threat_matrix_one,
 )
 from .model import params_vector
+from .store import coord_values
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -1325,16 +1326,6 @@ def _json_default(o):
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-def _coord_values(values: np.ndarray) -> np.ndarray:
-    """A factor's values as a typed coordinate (int, float or string)."""
-    vals = list(values)
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
-        return np.array(vals, dtype=np.int64)
-    if all(isinstance(v, (int, float, np.integer, np.floating)) for v in vals):
-        return np.array(vals, dtype=np.float64)
-    return np.array([str(v) for v in vals], dtype=object)
-
-
 def _dataset(case, names, values, configs, params, nominal, correct, bop_correct, c_draws,
              b_draws, side_count, bop_side_count, choice_count, draws, seed, kind, problem,
              dropped):
@@ -1358,7 +1349,7 @@ def _dataset(case, names, values, configs, params, nominal, correct, bop_correct
         "offense_value": ("state", case.offense),
     }
     for j, name in enumerate(names):
-        coords[name] = ("point", _coord_values(values[:, j]))
+        coords[name] = ("point", coord_values(values[:, j]))
     w = params[:, [P_WA, P_WD, P_WO, P_WI]]
     shares = w / w.sum(axis=1, keepdims=True)
     denom = max(draws, 1)

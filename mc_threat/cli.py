@@ -41,15 +41,8 @@ def _nonnegative_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="mc-threat", description="Monte Carlo engine for Walt's balance-of-threat "
-                "theory of alliance formation.")
-    p.add_argument("--version", action="version", version=_version())
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    s = sub.add_parser("sweep", help="run a sweep into a zarr results store")
-    s.add_argument("config", help="YAML config (see configs/default.yaml)")
-    s.add_argument("--out", help="results store (default: results/<config name>.zarr)")
+def add_sweep_options(s: argparse.ArgumentParser) -> None:
+    """Options shared by every command that runs a sweep (``sweep``, ``sensitivity``)."""
     s.add_argument("--workers", type=_nonnegative_int,
                    help="worker processes of the local dask cluster (default: one per core); "
                    "0 runs in this process without dask")
@@ -61,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace an existing store")
     s.add_argument("--systems", type=_positive_int, help="systems per point (overrides "
                    "run.systems)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mc-threat", description="Monte Carlo engine for Walt's balance-of-threat "
+                "theory of alliance formation.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("sweep", help="run a sweep into a zarr results store")
+    s.add_argument("config", help="YAML config (see configs/default.yaml)")
+    s.add_argument("--out", help="results store (default: results/<config name>.zarr)")
+    add_sweep_options(s)
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
     i = sub.add_parser("info", help="describe a results store and how complete it is")

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import EXIT_INTERRUPTED, _nonnegative_int, _positive_int
+from .cli import EXIT_INTERRUPTED, _positive_int, add_sweep_options
 
 
 def _level(text: str) -> float:
@@ -43,16 +43,7 @@ def add_analysis_parsers(subparsers) -> None:
     s.add_argument("--out", help="results store (default: results/<config name>.zarr)")
     s.add_argument("--analyze-only", action="store_true",
                    help="only (re)analyse the existing store; never run the sweep")
-    s.add_argument("--workers", type=_nonnegative_int,
-                   help="worker processes of the local dask cluster (default: one per core); "
-                   "0 runs in this process without dask")
-    s.add_argument("--scheduler", help="address of an existing dask scheduler")
-    s.add_argument("--cluster", metavar="FILE", help="start a SLURM cluster with dask-jobqueue "
-                   "from FILE (see configs/cluster_slurm.yaml)")
-    s.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    s.add_argument("--overwrite", action="store_true", help="replace an existing store")
-    s.add_argument("--systems", type=_positive_int, help="systems per point (overrides "
-                   "run.systems)")
+    add_sweep_options(s)
     s.add_argument("--design", choices=("sobol", "morris"), default="sobol",
                    help="design of the default factors when CONFIG has no sweep section "
                    "(default: sobol)")

@@ -113,7 +113,7 @@ def write_region(arr, region: tuple[slice, ...], data) -> None:
     arr[region] = data
 
 
-def _coord_values(values: np.ndarray) -> np.ndarray:
+def coord_values(values: np.ndarray) -> np.ndarray:
     """A factor's values as a typed coordinate (float, int or string)."""
     vals = list(values)
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
@@ -154,7 +154,7 @@ def create_store(path, config, design, plan, *, overwrite: bool = False) -> None
     coords["power_bin_lower"] = ("power_bin", edges)
     coords["power_bin_upper"] = ("power_bin", np.append(edges[1:], 10.0**0))
     for k, name in enumerate(design.factors):
-        coords[name] = ("point", _coord_values(design.values[:, k]))
+        coords[name] = ("point", coord_values(design.values[:, k]))
     coords["n_states"] = ("point", np.array([c.model.n_states for c in design.configs]))
     data_vars = {}
     for name in OUTCOMES:
