@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"mc-threat: error: {line}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C outside a sweep's own handling: no traceback
+        print("\nmc-threat: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def cmd_sweep(args) -> int:
@@ -112,16 +115,15 @@ def cmd_sweep(args) -> int:
     if args.resume and args.overwrite:
         print("mc-threat: error: --resume and --overwrite exclude each other", file=sys.stderr)
         return EXIT_USAGE
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
         report = run_sweep(config, out, workers=args.workers, scheduler=args.scheduler,
                            resume=args.resume, overwrite=args.overwrite,
                            progress=not args.quiet, systems=args.systems,
                            cluster_file=args.cluster)
     except ConfigError as exc:  # a value invalid at some sweep point: name the file too
-        raise ConfigError([f"{args.config}: {line}" if line.startswith("sweep point") else line
+        raise ConfigError([f"{args.config}: {line}" if line.startswith(_CONFIG_PATHS) else line
                            for line in exc.errors]) from None
-    except SweepInterrupted:
+    except (SweepInterrupted, KeyboardInterrupt):
         print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
               f"Resume with: mc-threat sweep {args.config} --out {out} --resume",
               file=sys.stderr)
@@ -136,6 +138,10 @@ def cmd_sweep(args) -> int:
               + (f" ({rate:,.0f} point-systems/s)" if rate == rate else ""))
         print(f"results: {out}   (open with: xarray.open_zarr('{out}'))")
     return 0
+
+
+# Error lines about a config field (rather than a command-line option) start with one of these.
+_CONFIG_PATHS = ("sweep", "model.", "generator.", "run.")
 
 
 def summary_table(ds, max_points: int = 8) -> str:
@@ -166,19 +172,33 @@ def _fmt_value(v) -> str:
 
 
 def cmd_info(args) -> int:
-    from .store import Store
+    """Describe a store: complete, incomplete, or damaged (with what is wrong). The exit
+    status is 0 whenever the store could be described, damaged or not; the ``status:`` line
+    says which (2: not a results store)."""
+    from .store import check_store
 
-    st = Store(args.store).status()
-    complete = st["tasks_done"] == st["tasks"] and st["blocks_merged"] == st["blocks"]
-    print(f"store:     {st['path']}")
-    print(f"design:    {st['design']} over {', '.join(st['factors']) or '(no factors)'}")
-    print(f"points:    {st['points']}, {st['systems_per_point']:,} systems each in "
-          f"{st['chunks']} chunk(s)")
-    print(f"tasks:     {st['tasks_done']}/{st['tasks']} done, "
-          f"{st['blocks_merged']}/{st['blocks']} point blocks merged")
-    print(f"started:   {st['started']}")
-    print(f"finished:  {st['finished'] or '(not finished)'}")
-    print(f"status:    {'complete' if complete else 'incomplete: run the sweep with --resume'}")
+    chk = check_store(args.store)
+    a, design, plan = chk.attrs, chk.design, chk.plan
+    kind = a.get("design") or (design.kind if design is not None else "?")
+    factors = a.get("factors") or (list(design.factors) if design is not None else [])
+    print(f"store:     {chk.path}")
+    print(f"design:    {kind} over {', '.join(factors) or '(no factors)'}")
+    if plan is not None:
+        print(f"points:    {plan.n_points}, {plan.systems:,} systems each in "
+              f"{plan.n_chunks} chunk(s)")
+        print(f"tasks:     {chk.tasks_done}/{chk.tasks} done, "
+              f"{chk.blocks_merged}/{chk.blocks} point blocks merged")
+    print(f"started:   {a.get('started', '?')}")
+    print(f"finished:  {a.get('finished') or '(not finished)'}")
+    if chk.status == "damaged":
+        print("status:    damaged: resume it with the config it was made from "
+              "(mc-threat sweep CONFIG --out STORE --resume) to repair it")
+        for line in chk.problems:
+            print(f"damage:    {line}")
+    elif chk.complete:
+        print("status:    complete")
+    else:
+        print("status:    incomplete: run the sweep with --resume")
     return 0
 
 

@@ -532,6 +532,14 @@ def _message(error: Mapping[str, Any], root: type[BaseModel] | None) -> tuple[tu
         return loc, f"must be a string, got {_show(value)}"
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         return loc, str(ctx["error"])
+    if kind in ("bool_type", "bool_parsing"):
+        return loc, f"must be true or false, got {_show(value)}"
+    if kind in ("list_type", "tuple_type"):
+        return loc, f"must be a list, got {_show(value)}"
+    if kind in ("too_short", "too_long"):
+        bound = ctx.get("min_length" if kind == "too_short" else "max_length")
+        most = "at least" if kind == "too_short" else "at most"
+        return loc, f"must have {most} {bound} item(s), got {ctx.get('actual_length', '?')}"
     if kind in ("union_tag_not_found", "union_tag_invalid"):  # the sweep's `design` key
         designs = ", ".join(repr(d) for d in SWEEP_DESIGNS)
         tag = ctx.get("tag")

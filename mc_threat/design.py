@@ -18,14 +18,67 @@ is invalid at some point is reported with the point and the field.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
-Number = StrictInt | float
-Value = StrictInt | float | str
+
+def _kind_of(value) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return repr(value)
+
+
+def _number(value):
+    """A sweep bound: an int or a float, as in the rest of a config (booleans and strings
+    such as ``'0.5'`` are not numbers). One clear message instead of one per union member."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, got {_kind_of(value)}")
+    return value
+
+
+def _scalar(value):
+    """A grid or points value: a number or a string (for ``model.form``), not a boolean,
+    null, list or mapping."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"must be a number or a string, got {_kind_of(value)}")
+    return value
+
+
+def _item(value):
+    """A NumPy scalar as the Python number it holds (``np.bool_`` stays a boolean)."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
+Number = Annotated[StrictInt | StrictFloat, BeforeValidator(_number)]
+Value = Annotated[StrictInt | StrictFloat | StrictStr, BeforeValidator(_scalar)]
+Count = Annotated[StrictInt, BeforeValidator(_item)]
+"""An int (as in the rest of a config, not a boolean, float or string)."""
 
 
 class _Strict(BaseModel):
@@ -68,6 +121,8 @@ class PointsDesign(_Strict):
     @classmethod
     def _same_factors(cls, v):
         names = list(v[0])
+        if not names:
+            raise ValueError("point 0 sets no factor; every point must set at least one")
         _check_names(names)
         for k, pt in enumerate(v):
             if sorted(pt) != sorted(names):
@@ -98,7 +153,7 @@ class _SampledDesign(_Strict):
     """Common fields of the sampled designs: bounds per factor and the sampler's seed."""
 
     factors: Bounds = Field(min_length=1)
-    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    seed: Annotated[Count, Field(ge=0, lt=2**32)] = 0
 
     @field_validator("factors")
     @classmethod
@@ -110,7 +165,7 @@ class LHSDesign(_SampledDesign):
     """Latin hypercube sample of ``samples`` points."""
 
     design: Literal["lhs"]
-    samples: Annotated[int, Field(ge=1, le=10_000_000)]
+    samples: Annotated[Count, Field(ge=1, le=10_000_000)]
 
 
 class SobolDesign(_SampledDesign):
@@ -118,7 +173,7 @@ class SobolDesign(_SampledDesign):
     (``samples * (2 D + 2)`` with second-order indices); ``samples`` a power of 2."""
 
     design: Literal["sobol"]
-    samples: Annotated[int, Field(ge=2, le=2**22)]
+    samples: Annotated[Count, Field(ge=2, le=2**22)]
     second_order: StrictBool = False
 
     @field_validator("samples")
@@ -133,8 +188,8 @@ class MorrisDesign(_SampledDesign):
     """Morris trajectories: ``trajectories * (D + 1)`` points on a ``levels``-grid."""
 
     design: Literal["morris"]
-    trajectories: Annotated[int, Field(ge=2, le=100_000)]
-    levels: Annotated[int, Field(ge=2, le=64)] = 4
+    trajectories: Annotated[Count, Field(ge=2, le=100_000)]
+    levels: Annotated[Count, Field(ge=2, le=64)] = 4
 
 
 SWEEP_DESIGNS = ("grid", "points", "lhs", "sobol", "morris")
@@ -202,6 +257,27 @@ class Design:
         return len(self.configs)
 
 
+MAX_POINTS = 1_000_000
+"""Most points a design may make (each becomes a validated config held in memory)."""
+
+
+def design_size(sweep) -> tuple[int, str]:
+    """Number of points the ``sweep`` section makes, and the field that decides it, from the
+    section alone (without drawing the points)."""
+    if sweep is None:
+        return 1, "sweep"
+    d = len(getattr(sweep, "factors", None) or {})
+    if sweep.design == "grid":
+        return math.prod(len(v) for v in sweep.factors.values()), "sweep.factors"
+    if sweep.design == "points":
+        return len(sweep.points), "sweep.points"
+    if sweep.design == "lhs":
+        return sweep.samples, "sweep.samples"
+    if sweep.design == "sobol":
+        return sweep.samples * (2 * d + 2 if sweep.second_order else d + 2), "sweep.samples"
+    return sweep.trajectories * (d + 1), "sweep.trajectories"
+
+
 def _set_dotted(d: dict, name: str, value) -> None:
     *parents, leaf = name.split(".")
     for p in parents:
@@ -218,6 +294,10 @@ def design_points(config) -> Design:
     from .config import ConfigError, config_from_dict
 
     sweep = config.sweep
+    size, where = design_size(sweep)
+    if size > MAX_POINTS:  # refused before drawing: an absurd design would exhaust memory
+        raise ConfigError(f"{where}: the {sweep.design} design makes {size:,} points; at most "
+                          f"{MAX_POINTS:,}")
     base = config.model_dump(mode="python")
     base.pop("sweep", None)
     problem = None

@@ -3,30 +3,120 @@
 The client process owns the store: workers compute tasks and return small arrays, the
 client writes each task's chunk-aligned region and then its manifest entry, and merges a
 block of points as soon as all its chunks are in. Killing the run at any moment loses at
-most the tasks in flight; ``resume=True`` computes only what the manifest lacks.
+most the tasks in flight; ``resume=True`` computes only what the manifest lacks, after
+checking the store and repairing any damage (:func:`mc_threat.store.check_store`).
+
+Ctrl-C in a terminal sends SIGINT to the whole foreground process group, dask's worker
+processes included. The workers ignore it (:func:`dask_setup`, a worker preload): the client
+process alone stops, closes the cluster and reports :class:`SweepInterrupted`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .config import ConfigError, config_from_dict
-from .design import design_points
+from .design import MAX_POINTS, design_points, design_size
 from .engine import Plan, block_groups, compute_task, make_plan
-from .store import Store, StoreError, check_new_store, create_store
+from .store import (
+    Store,
+    StoreError,
+    _is_empty_dir,
+    check_new_store,
+    check_store,
+    create_store,
+    repair_store,
+)
 
 log = logging.getLogger("mc_threat")
 
 
 class SweepInterrupted(RuntimeError):
     """The user stopped the sweep (Ctrl-C); the store holds everything finished so far."""
+
+
+MAX_CHUNKS = 1_000_000
+"""Most chunks of systems per point (``run.systems / run.chunk``)."""
+MAX_POINT_CHUNKS = 100_000_000
+"""Most (point, chunk) moment records, the size of ``_work/moments`` (60 GB at this bound)."""
+
+
+def check_size(config, systems_flag: bool = False) -> None:
+    """Refuse a sweep too large to plan (before its points are drawn), naming the field.
+
+    Raises
+    ------
+    ConfigError
+        More than :data:`~mc_threat.design.MAX_POINTS` points, :data:`MAX_CHUNKS` chunks
+        per point or :data:`MAX_POINT_CHUNKS` (point, chunk) records.
+    """
+    points, where = design_size(config.sweep)
+    systems = "--systems" if systems_flag else "run.systems"
+    if points > MAX_POINTS:
+        raise ConfigError(f"{where}: the {config.sweep.design} design makes {points:,} points; "
+                          f"at most {MAX_POINTS:,}")
+    run = config.run
+    chunks = -(-run.systems // min(run.chunk, run.systems))
+    if chunks > MAX_CHUNKS:
+        raise ConfigError(f"{systems}: {run.systems:,} systems in chunks of {run.chunk:,} make "
+                          f"{chunks:,} chunks per point; at most {MAX_CHUNKS:,} (raise "
+                          "run.chunk)")
+    if points * chunks > MAX_POINT_CHUNKS:
+        raise ConfigError(f"{systems}: {points:,} points x {chunks:,} chunks of systems make "
+                          f"{points * chunks:,} per-chunk records; at most "
+                          f"{MAX_POINT_CHUNKS:,} (raise run.chunk or make fewer points)")
+
+
+def max_local_workers() -> int:
+    """Most worker processes ``--workers`` may start on this machine."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
+@contextmanager
+def _sigint_blocked():
+    """Block SIGINT in this thread while the body runs; a Ctrl-C meanwhile is delivered
+    (as KeyboardInterrupt) when it ends. Threads and processes started in the body inherit
+    the blocked signal. Only in the main thread of a POSIX process; elsewhere a no-op."""
+    if not hasattr(signal, "pthread_sigmask") or \
+            threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # multiprocessing starts its resource tracker on first use and then *unblocks* SIGINT in
+    # the thread that started it (bpo-33613), which would be the cluster's event-loop thread;
+    # start it here, before blocking, so that it never does so later.
+    try:
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    except Exception:  # noqa: BLE001 - only a refinement; the worker preload still applies
+        pass
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def dask_setup(worker) -> None:
+    """Worker preload (``LocalCluster(preload=["mc_threat.sweep"])``): ignore SIGINT.
+
+    Ctrl-C reaches every process of the terminal's foreground group. Without this each
+    worker process would raise KeyboardInterrupt and print a traceback while the client is
+    shutting the cluster down in order; with it the client alone handles the interrupt.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass
@@ -107,16 +197,28 @@ class _DaskExecutor:
                 self.client = Client(scheduler, timeout="20s")
             except OSError as exc:
                 raise StoreError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+            except (ValueError, TypeError) as exc:
+                raise StoreError(f"--scheduler {scheduler}: not a scheduler address ({exc}); "
+                                 "expected e.g. tcp://host:8786") from None
         else:
             n = workers or _default_workers(n_tasks)
             cores = os.cpu_count() or 1
             self.threads = max(1, cores // n)
-            self.cluster = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True,
-                dashboard_address=":0", silence_logs=logging.ERROR,
-                env={"NUMBA_NUM_THREADS": str(self.threads), "OMP_NUM_THREADS": "1"},
-            )
-            self.client = Client(self.cluster)
+            try:
+                # Worker processes, and the cluster's event-loop thread that starts them
+                # (again after a worker dies), inherit a blocked SIGINT: Ctrl-C never
+                # reaches them, not even while they are starting up.
+                with _sigint_blocked():
+                    self.cluster = LocalCluster(
+                        n_workers=n, threads_per_worker=1, processes=True,
+                        dashboard_address=":0", silence_logs=logging.ERROR,
+                        env={"NUMBA_NUM_THREADS": str(self.threads), "OMP_NUM_THREADS": "1"},
+                        preload=["mc_threat.sweep"],  # dask_setup: workers ignore Ctrl-C
+                    )
+                    self.client = Client(self.cluster)
+            except BaseException:  # Ctrl-C while starting (delivered when unblocked)
+                self.close()
+                raise
         if progress:
             print(f"dask dashboard: {self.client.dashboard_link}", flush=True)
         self.window = 4 * max(1, len(self.client.scheduler_info().get("workers", {})) or 1)
@@ -148,9 +250,10 @@ class _DaskExecutor:
 
     def close(self) -> None:
         try:
-            self.client.close()
+            if getattr(self, "client", None) is not None:
+                self.client.close()
         finally:
-            if self.cluster is not None:
+            if getattr(self, "cluster", None) is not None:
                 self.cluster.close()
 
 
@@ -204,41 +307,71 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
     """
     t0 = time.perf_counter()
     config = with_systems(config, systems)
+    check_size(config, systems_flag=systems is not None)
+    local = not (scheduler or cluster_file)
+    if local and workers is not None and workers > max_local_workers():
+        raise ConfigError(f"--workers: {workers} worker processes are too many for this "
+                          f"machine ({os.cpu_count()} cores); at most {max_local_workers()}")
     design = design_points(config)
     plan = make_plan(design.configs, config.run.systems, config.run.chunk)
     out = Path(out)
-    resuming = resume and out.exists()
+    # A directory left empty by a run killed while it was creating the store is no store.
+    resuming = resume and (out.exists() or out.is_symlink()) and not _is_empty_dir(out)
+    check = None
     if resuming:
-        store = Store(out)
-        _check_resumable(store, config, plan)
-        done = store.done_tasks()
+        # Read-only: refuses a store of another config, finds damage, touches nothing.
+        check = check_store(out, config, plan, design)
+        done = check.done.copy()
     else:
-        check_new_store(out, overwrite=overwrite)
+        check_new_store(out, overwrite=overwrite or (resume and _is_empty_dir(out)))
         done = np.zeros((plan.n_blocks, plan.n_runs), bool)
-    jobs = [(b, r) for b in range(plan.n_blocks) for r in range(plan.n_runs) if not done[b, r]]
-    groups = {b: block_groups(design.configs, *plan.block_range(b))
-              for b in {job[0] for job in jobs}}
+    groups: dict[int, list] = {}
+
+    def pending() -> list[tuple[int, int]]:
+        return [(b, r) for b in range(plan.n_blocks) for r in range(plan.n_runs)
+                if not done[b, r]]
 
     def submit_args(job):
         b, r = job
+        if b not in groups:
+            groups[b] = block_groups(design.configs, *plan.block_range(b))
         return config.run.seed, [plan.chunk_range(c) for c in plan.run_chunks(r)], groups[b]
 
+    jobs = pending()
     executor = None
-    if jobs:
-        warm_kernels()
-        # Start or reach the cluster before touching the store: a bad --cluster file or an
-        # unreachable scheduler must leave an existing store as it was.
-        executor = (_SyncExecutor() if workers == 0 and not (scheduler or cluster_file)
-                    else _DaskExecutor(workers, scheduler, len(jobs), progress, cluster_file))
     ran = 0
     bar = None
     try:
+        if jobs or (check is not None and check.restore):
+            warm_kernels()
+            # Start or reach the cluster before touching the store: a bad --cluster file or
+            # an unreachable scheduler must leave an existing store as it was.
+            executor = (_SyncExecutor() if workers == 0 and local
+                        else _DaskExecutor(workers, scheduler, len(jobs) or plan.n_tasks,
+                                           progress, cluster_file))
         if resuming:
+            if check.problems:
+                for line in check.problems:
+                    print(f"mc-threat: {out} is damaged: {line}", file=sys.stderr, flush=True)
+                restored = len(check.restore)
+                check = repair_store(check)
+                done = check.done.copy()
+                jobs = pending()
+                print(f"mc-threat: repairing {out}: {restored} metadata file(s) restored; "
+                      f"{len(jobs)} of {plan.n_tasks} task(s) to compute",
+                      file=sys.stderr, flush=True)
+            store = Store(out)
             _finalize_complete_blocks(store, plan, done)
         else:
-            create_store(out, config, design, plan, overwrite=overwrite)
+            _make_parent(out)
+            # check_new_store allowed what is there (nothing, an empty directory, a store to
+            # overwrite); it is replaced once the new template is complete.
+            create_store(out, config, design, plan, overwrite=True)
             store = Store(out)
-        if executor is not None:
+        if jobs:
+            if executor is None:
+                executor = _SyncExecutor() if workers == 0 and local else _DaskExecutor(
+                    workers, scheduler, len(jobs), progress, cluster_file)
             bar = _progress_bar(plan, done, progress)
             for (b, r), (moments, cbp) in executor.run(jobs, submit_args):
                 store.write_task(b, r, moments, cbp)
@@ -248,6 +381,13 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
                     store.finalize_block(b)
                 if bar is not None:
                     bar.update(1)
+        if bar is not None:
+            bar.close()
+            bar = None
+        if executor is not None:
+            executor.close()
+            executor = None
+        store.finish()
     except KeyboardInterrupt:
         raise SweepInterrupted(str(out)) from None
     finally:
@@ -255,9 +395,16 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             bar.close()
         if executor is not None:
             executor.close()
-    store.finish()
     return SweepReport(out, plan.n_points, plan.n_tasks, ran,
                        time.perf_counter() - t0, plan.systems)
+
+
+def _make_parent(out: Path) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{out}: cannot create its directory {out.parent} "
+                         f"({exc.strerror or type(exc).__name__})") from None
 
 
 def _finalize_complete_blocks(store: Store, plan: Plan, done: np.ndarray) -> None:
@@ -265,20 +412,6 @@ def _finalize_complete_blocks(store: Store, plan: Plan, done: np.ndarray) -> Non
     for b in range(plan.n_blocks):
         if done[b].all() and not merged[b]:
             store.finalize_block(b)
-
-
-def _check_resumable(store: Store, config, plan: Plan) -> None:
-    from .config import config_hash
-
-    if store.attrs.get("config_hash") != config_hash(config):
-        raise StoreError(f"{store.path}: was made from a different config (its config_hash "
-                         f"differs); resume it with the config stored in it, or use --overwrite")
-    shape = store.done_tasks().shape
-    if (shape != (plan.n_blocks, plan.n_runs) or store.block != plan.block
-            or store.chunks_per_task != plan.chunks_per_task):
-        raise StoreError(f"{store.path}: task layout {shape} differs from this run's "
-                         f"{(plan.n_blocks, plan.n_runs)}; the store was made by another "
-                         "version of mc-threat")
 
 
 def _progress_bar(plan: Plan, done: np.ndarray, progress: bool):
