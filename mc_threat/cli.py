@@ -158,7 +158,7 @@ def summary_table(ds, max_points: int = 8) -> str:
     for name in OUTCOMES:
         mean = ds[name].sel(stat="mean").values
         sem = ds[name].sel(stat="sem").values
-        rows.append([name] + [f"{mean[p]:.4f} ± {sem[p]:.4f}" for p in shown])
+        rows.append([name] + [f"{mean[p]:.4f} ± {sem[p]:.2g}" for p in shown])
     widths = [max(len(r[k]) for r in rows) for k in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -221,7 +221,10 @@ class _DaskExecutor:
                 raise
         if progress:
             print(f"dask dashboard: {self.client.dashboard_link}", flush=True)
-        self.window = 4 * max(1, len(self.client.scheduler_info().get("workers", {})) or 1)
+        # Tasks in flight: enough to keep every worker busy, including the workers of a
+        # cluster that is still scaling up (a SLURM cluster starts with none).
+        workers_now = len(self.client.scheduler_info().get("workers", {}))
+        self.window = max(64, 4 * workers_now)
 
     def run(self, jobs: list[tuple], submit_args: Callable) -> Iterator[tuple]:
         from dask.distributed import as_completed
