@@ -39,8 +39,6 @@ from .store import (
     repair_store,
 )
 
-log = logging.getLogger("mc_threat")
-
 
 class SweepInterrupted(RuntimeError):
     """The user stopped the sweep (Ctrl-C); the store holds everything finished so far."""
@@ -340,18 +338,21 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             groups[b] = block_groups(design.configs, *plan.block_range(b))
         return config.run.seed, [plan.chunk_range(c) for c in plan.run_chunks(r)], groups[b]
 
+    def start_executor(n_tasks: int):
+        warm_kernels()
+        if workers == 0 and local:
+            return _SyncExecutor()
+        return _DaskExecutor(workers, scheduler, n_tasks, progress, cluster_file)
+
     jobs = pending()
     executor = None
     ran = 0
     bar = None
     try:
         if jobs or (check is not None and check.restore):
-            warm_kernels()
             # Start or reach the cluster before touching the store: a bad --cluster file or
             # an unreachable scheduler must leave an existing store as it was.
-            executor = (_SyncExecutor() if workers == 0 and local
-                        else _DaskExecutor(workers, scheduler, len(jobs) or plan.n_tasks,
-                                           progress, cluster_file))
+            executor = start_executor(len(jobs) or plan.n_tasks)
         if resuming:
             if check.problems:
                 for line in check.problems:
@@ -372,9 +373,8 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             create_store(out, config, design, plan, overwrite=True)
             store = Store(out)
         if jobs:
-            if executor is None:
-                executor = _SyncExecutor() if workers == 0 and local else _DaskExecutor(
-                    workers, scheduler, len(jobs), progress, cluster_file)
+            if executor is None:  # a repair found tasks to compute
+                executor = start_executor(len(jobs))
             bar = _progress_bar(plan, done, progress)
             for (b, r), (moments, cbp) in executor.run(jobs, submit_args):
                 store.write_task(b, r, moments, cbp)
