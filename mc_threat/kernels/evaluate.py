@@ -29,15 +29,22 @@ from .threat import (
 
 @njit(inline="always", cache=True)
 def workspace(n):
-    """Scratch arrays for one system of ``n`` states, reused from system to system."""
-    # rows: agg, off, theta, s_bal, s_wag, b_theta, b_s_bal, b_s_wag, then 4 threat buffers
-    f = np.empty((12, n), np.float64)
+    """Scratch arrays for one system of ``n`` states, reused from system to system.
+
+    ``theta`` and the threat buffers are arrays of their own, not rows of ``f``: the
+    principal-threat loop stores into both, and the compiler vectorizes it only when it
+    can see that the stores do not overlap what the loop reads (rows of one array might).
+    """
+    # rows: agg, off, s_bal, s_wag, b_theta, b_s_bal, b_s_wag
+    f = np.empty((7, n), np.float64)
     # rows: n_bal, counts, b_n_bal, b_target, b_bloc, power bin
     k = np.empty((6, n), np.int32)
     c = np.empty((1, n), np.int8)  # b_choice
     prox = np.empty((n, n), np.float64)
     bop = np.empty(3, np.float64)  # balance-of-power summary (see bop_summary)
-    return f, k, c, prox, bop
+    theta = np.empty(n, np.float64)
+    tbuf = np.empty((4, n), np.float64)
+    return f, k, c, prox, bop, theta, tbuf
 
 
 @njit(inline="always", cache=True)
@@ -46,7 +53,7 @@ def prepare_system(power, offense, edges, ws):
 
     Returns the hegemon's index.
     """
-    f, k, _c, _prox, _bop = ws
+    f, k = ws[0], ws[1]
     power_criteria(power, offense, f[0], f[1])
     h = hegemon_of(power)
     power_bins(power, h, edges, k[5])
@@ -61,12 +68,12 @@ def bop_pass(power, params, h, ws):
     in ``ws``'s summary. It depends on the parameters only through ``bandwagon_ratio``,
     ``viability`` and ``neutral_below``, so callers share it across weight vectors.
     """
-    f, k, c, _prox, bop = ws
-    power_threats(f[0], k[3], f[5])
-    choose(power, k[3], f[5], params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
-           c[0], f[6], f[7], k[2])
+    f, k, c, bop = ws[0], ws[1], ws[2], ws[4]
+    power_threats(f[0], k[3], f[4])
+    choose(power, k[3], f[4], params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
+           c[0], f[5], f[6], k[2])
     blocs(k[3], c[0], k[4])
-    bop_summary(power, k[3], c[0], k[4], f[6], f[7], k[2], h, k[1], bop)
+    bop_summary(power, k[3], c[0], k[4], f[5], f[6], k[2], h, k[1], bop)
 
 
 @njit(inline="always", cache=True)
@@ -75,18 +82,18 @@ def threat_pass(power, intent, params, ws, target, choice, bloc):
 
     ``ws`` must hold the criteria and the proximity matrix for ``params``' reach.
     """
-    f, k, _c, prox, _bop = ws
-    principal_threats(params, f[0], f[1], prox, intent, target, f[2], f[8:12])
-    choose(power, target, f[2], params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
-           choice, f[3], f[4], k[0])
+    f, k, prox, theta = ws[0], ws[1], ws[3], ws[5]
+    principal_threats(params, f[0], f[1], prox, intent, target, theta, ws[6])
+    choose(power, target, theta, params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
+           choice, f[2], f[3], k[0])
     blocs(target, choice, bloc)
 
 
 @njit(inline="always", cache=True)
 def finish_system(power, ws, h, target, choice, bloc, out, cbp):
     """Outcomes of one system after both passes; adds its choices to ``cbp``."""
-    f, k, c, _prox, bop = ws
-    system_outcomes(power, target, choice, bloc, f[3], f[4], k[0], h, k[3], c[0], bop, k[1],
+    f, k, c, bop = ws[0], ws[1], ws[2], ws[4]
+    system_outcomes(power, target, choice, bloc, f[2], f[3], k[0], h, k[3], c[0], bop, k[1],
                     out)
     bins = k[5]
     for i in range(power.shape[0]):

@@ -102,15 +102,15 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
     ----------
     params : (N_PARAMS,) float64 parameter row.
     agg, off : (n,) criteria from :func:`power_criteria`.
-    prox : (n, n) proximity matrix.
+    prox : (n, n) proximity matrix; symmetric, as :func:`proximity_matrix` makes it.
     intent : (1, n) monadic intent ``h_j``, or (n, n) dyadic ``h_ij``.
     target : (n,) int32 out; theta : (n,) float64 out.
     buf : (4, n) float64 scratch.
 
-    The terms that depend on ``j`` only are computed once per system, and each row of
-    threats goes to a buffer before the argmax, so the inner loop vectorizes. The result
-    is bit for bit :func:`threat_value`: the same products and sums in the same order
-    (multiplying by an exact 1.0 for a missing factor changes nothing).
+    Every threat value is bit for bit :func:`threat_value`: the same products, sums and
+    quotients in the same order (multiplying by an exact 1.0 for a missing factor changes
+    nothing). The common case, the additive form with monadic intent, goes to
+    :func:`_additive_monadic_threats`, whose loops vectorize.
     """
     n = agg.shape[0]
     wa = params[P_WA]
@@ -118,12 +118,16 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
     wo = params[P_WO]
     wi = params[P_WI]
     wsum = ((wa + wd) + wo) + wi
+    dyadic = intent.shape[0] > 1
+    additive = params[P_FORM] == FORM_ADDITIVE
+    if additive and not dyadic:
+        _additive_monadic_threats(wa, wd, wo, wi, wsum, agg, off, prox, intent[0],
+                                  target, theta, buf[0])
+        return
     ea = wa / wsum
     ed = wd / wsum
     eo = wo / wsum
     ei = wi / wsum
-    dyadic = intent.shape[0] > 1
-    additive = params[P_FORM] == FORM_ADDITIVE
     ja = buf[0]
     jo = buf[1]
     jh = buf[2]
@@ -132,7 +136,6 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
         if additive:
             ja[j] = wa * agg[j]
             jo[j] = wo * off[j]
-            jh[j] = wi * intent[0, j]
         else:
             ja[j] = agg[j] ** ea if wa != 0.0 else 1.0
             jo[j] = off[j] ** eo if wo != 0.0 else 1.0
@@ -140,14 +143,10 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
     for i in range(n):
         pi = prox[i]
         if additive:
-            # Numerators only: the division by W is done once per row (see below).
-            if dyadic:
-                hi = intent[i]
-                for j in range(n):
-                    t[j] = ((ja[j] + wd * pi[j]) + jo[j]) + wi * hi[j]
-            else:
-                for j in range(n):
-                    t[j] = ((ja[j] + wd * pi[j]) + jo[j]) + jh[j]
+            # Dyadic intent. Numerators only: the division by W is done once per row.
+            hi = intent[i]
+            for j in range(n):
+                t[j] = ((ja[j] + wd * pi[j]) + jo[j]) + wi * hi[j]
             best, level = _first_max_of_quotients(t, i, wsum)
         else:
             for j in range(n):
@@ -165,6 +164,37 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
             level = t[best]
         target[i] = best
         theta[i] = level
+
+
+@njit(inline="always", cache=True)
+def _additive_monadic_threats(wa, wd, wo, wi, wsum, agg, off, prox, h, target, theta, best):
+    """Principal threats of the additive form with monadic intent, column by column.
+
+    For each candidate ``j`` in increasing order, every perceiver ``i`` compares
+    ``T_ij = (((w_A A_j + w_D D_ij) + w_O O_j) + w_I h_j) / W`` with its best so far and
+    takes ``j`` only if strictly greater: the first maximiser, ties to the smallest ``j``.
+    ``D_ij`` is read as ``prox[j, i]`` (the matrix is symmetric, bit for bit), so the loop
+    over ``i`` runs along contiguous memory and vectorizes, compare and select included.
+    Threats are never negative, so a start of -1 is beaten by the first ``j != i``.
+    ``best`` is (n,) float64 scratch (indices as exact floats keep the loop one type).
+    """
+    n = agg.shape[0]
+    for i in range(n):
+        theta[i] = -1.0
+        best[i] = 0.0
+    for j in range(n):
+        cj = wa * agg[j]
+        oj = wo * off[j]
+        hj = wi * h[j]
+        pj = prox[j]
+        fj = float(j)
+        for i in range(n):
+            v = (((cj + wd * pj[i]) + oj) + hj) / wsum
+            take = (v > theta[i]) & (i != j)
+            theta[i] = v if take else theta[i]
+            best[i] = fj if take else best[i]
+    for i in range(n):
+        target[i] = np.int32(best[i])
 
 
 @njit(inline="always", cache=True)
