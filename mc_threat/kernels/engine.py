@@ -24,7 +24,7 @@ from numba import njit, prange
 from .evaluate import bop_pass, finish_system, prepare_system, threat_pass, workspace
 from .generate import generate_one
 from .outcomes import N_CHOICES, N_OUTCOMES, N_POWER_BINS
-from .rng import seed_key
+from .rng import DRAWS_PER_STATE, seed_key
 from .stats import M_COUNT, M_M2, M_MAX, M_MEAN, M_MIN, empty_moments, merge_moments
 from .threat import P_ALPHA, P_BETA, P_NEUTRAL, P_REACH, proximity_matrix
 
@@ -66,6 +66,7 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
         offense = np.empty(n)
         intent = np.empty((1, n))
         comp = np.empty((n, 3))
+        u = np.empty(n * DRAWS_PER_STATE)
         ws = workspace(n)
         prox = ws[3]
         target = np.empty(n, np.int32)
@@ -75,7 +76,7 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
         a = acc[b]
         for s in range(lo, hi):
             generate_one(key, start + s, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
-                         power, position, offense, intent[0], comp)
+                         power, position, offense, intent[0], comp, u)
             h = prepare_system(power, offense, edges, ws)
             for p in range(n_rows):
                 prm = params[p]

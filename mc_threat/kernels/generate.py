@@ -38,9 +38,9 @@ def kumaraswamy(u, inv_a, inv_b):
 
 @njit(cache=True)
 def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
-                 power, position, offense, intent, comp):
+                 power, position, offense, intent, comp, u):
     """Draw system number ``system`` into ``power`` (n,), ``position`` (n, 2),
-    ``offense`` (n,), ``intent`` (n,); ``comp`` is (n, 3) scratch.
+    ``offense`` (n,), ``intent`` (n,); ``comp`` (n, 3) and ``u`` (8 n,) are scratch.
 
     Power is a CINC-like share: three capability components per state, each a lognormal
     ``exp(sigma z)`` with ``z = sqrt(rho) g_i + sqrt(1 - rho) e_ik`` (a common factor
@@ -49,6 +49,10 @@ def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
     """
     n = power.shape[0]
     base = system_base(key, system)
+    # All uniforms first: integer hashing alone in a loop vectorizes, which it cannot do
+    # between the C library calls below. The values are the same either way.
+    for k in range(n * DRAWS_PER_STATE):
+        u[k] = uniform_at(base, k)
     sr = math.sqrt(rho)
     sq = math.sqrt(1.0 - rho)
     tot0 = 0.0
@@ -57,10 +61,10 @@ def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
     for i in range(n):
         d = i * DRAWS_PER_STATE
         # Box-Muller: two normals per pair of uniforms.
-        r1 = math.sqrt(-2.0 * math.log(uniform_at(base, d)))
-        a1 = _TWO_PI * uniform_at(base, d + 1)
-        r2 = math.sqrt(-2.0 * math.log(uniform_at(base, d + 2)))
-        a2 = _TWO_PI * uniform_at(base, d + 3)
+        r1 = math.sqrt(-2.0 * math.log(u[d]))
+        a1 = _TWO_PI * u[d + 1]
+        r2 = math.sqrt(-2.0 * math.log(u[d + 2]))
+        a2 = _TWO_PI * u[d + 3]
         g = r1 * math.cos(a1)
         c0 = math.exp(sigma * (sr * g + sq * (r1 * math.sin(a1))))
         c1 = math.exp(sigma * (sr * g + sq * (r2 * math.cos(a2))))
@@ -71,10 +75,10 @@ def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
         tot0 += c0
         tot1 += c1
         tot2 += c2
-        position[i, 0] = uniform_at(base, d + 4)
-        position[i, 1] = uniform_at(base, d + 5)
-        offense[i] = kumaraswamy(uniform_at(base, d + 6), inv_oa, inv_ob)
-        intent[i] = kumaraswamy(uniform_at(base, d + 7), inv_ia, inv_ib)
+        position[i, 0] = u[d + 4]
+        position[i, 1] = u[d + 5]
+        offense[i] = kumaraswamy(u[d + 6], inv_oa, inv_ob)
+        intent[i] = kumaraswamy(u[d + 7], inv_ia, inv_ib)
     for i in range(n):
         power[i] = ((comp[i, 0] / tot0 + comp[i, 1] / tot1) + comp[i, 2] / tot2) / 3.0
 
@@ -97,6 +101,7 @@ def generate_batch(seed, start, gen, nblocks, power, position, offense, intent):
         lo = b * count // nblocks
         hi = (b + 1) * count // nblocks
         comp = np.empty((n, 3))
+        u = np.empty(n * DRAWS_PER_STATE)
         for s in range(lo, hi):
             generate_one(key, start + s, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
-                         power[s], position[s], offense[s], intent[s], comp)
+                         power[s], position[s], offense[s], intent[s], comp, u)
