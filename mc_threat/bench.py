@@ -14,7 +14,10 @@ Measures, in one run on this machine:
 * ``sweep``: a whole sweep (64 weight points x 10^6 systems by default) through
   ``run_sweep`` with 2 dask workers, against the raw kernel doing the same tasks in this
   process on all cores; efficiency = raw time / sweep time;
-* compile or cache-load time of the kernels.
+* compile or cache-load time of the kernels;
+* ``profile``: on one thread at ``n = 16``, microseconds per system in each stage of the
+  kernel, the time of each C-library function the kernels call, and the floor those
+  calls set (``mc_threat.profile``).
 
 Each figure is the best of ``repeats`` timed runs (the machine is shared; the best run
 is the least disturbed). Ratios printed at the end come from the same run.
@@ -100,6 +103,10 @@ def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/benc
         # Cost per system from n = 16 to 64 against n^2 (a ratio of 1 means exactly n^2).
         results["cost_growth_16_to_64_over_n2"] = (
             sz[16]["fused_systems_per_s"] / sz[64]["fused_systems_per_s"]) / 16.0
+    from .profile import profile
+
+    results["profile"] = profile(n=16, count=2_000 if quick else 200_000,
+                                 rows=4 if quick else 16, repeats=repeats)
     results["sweep"] = sweep_efficiency(points=8 if quick else 64,
                                         systems=20_000 if quick else 1_000_000)
     if not quick:
@@ -226,6 +233,10 @@ def _print(results: dict) -> None:
         print(f"kernels: cold compile {c['cold_compile_s']:.1f} s, cache load "
               f"{c['cache_load_s']:.1f} s (fresh processes)")
     print(f"peak resident memory of the benchmark process: {results['peak_rss_mib']:.0f} MiB")
+    if "profile" in results:
+        from .profile import print_profile
+
+        print_profile(results["profile"], results["threads"])
     sw = results.get("sweep")
     if sw:
         print(f"sweep of {sw['points']} points x {sw['systems']:,} systems ({sw['tasks']} tasks): "

@@ -22,6 +22,25 @@ def test_bench_quick_writes_every_figure(tmp_path):
     sweep = stored["sweep"]
     assert sweep["points"] == 8 and sweep["sweep_s"] > 0 and sweep["raw_kernel_s"] > 0
     assert 0 < sweep["efficiency"]
+    prof = stored["profile"]
+    from mc_threat.profile import FUNCTIONS, STAGES
+
+    assert list(prof["stage_us_per_system"]) == list(STAGES)
+    assert set(prof["libm_ns_per_call"]) == set(FUNCTIONS)
+    assert all(v > 0 for v in prof["libm_ns_per_call"].values())
+    assert prof["libm_floor_us_per_system"] > 0 and prof["one_vector_us_per_system"] > 0
+    assert prof["uniforms_us_per_system"] > 0
+
+
+def test_libm_call_counts_follow_the_generator_and_the_pairs():
+    """Counted by hand from MODEL.md section 6 and the proximity formula, for n = 3:
+    per state 3 lognormal exps + 2 log + 2 sin + 2 cos + 2 Box-Muller sqrt + 2 Kumaraswamy(2, 2)
+    sqrt + 1 Kumaraswamy(1, 3) cbrt; sqrt(rho) and sqrt(1 - rho) once; 3 pairs, each one exp
+    and one sqrt."""
+    from mc_threat.profile import libm_calls_per_system
+
+    assert libm_calls_per_system(3) == {"exp": 9 + 3, "log": 6, "sin": 6, "cos": 6,
+                                        "cbrt": 3, "sqrt": 12 + 2 + 3}
 
 
 def test_bench_script_runs(tmp_path):

@@ -1,0 +1,231 @@
+"""Where the time goes: a per-stage profile of the kernels and the C-library floor.
+
+Part of ``mc-threat bench`` (the ``profile`` entry of ``results/bench.json``). On one numba
+thread it times the sweep kernel's pipeline stage by stage, each stage cumulative on the
+same systems, so the difference between two consecutive stages is the cost of the later
+one:
+
+1. ``generate``: draw the system (hashed uniforms, Box-Muller, lognormal components,
+   Kumaraswamy roots);
+2. ``prepare``: criteria ``A`` and ``O``, hegemon, relative-power bins;
+3. ``proximity``: the proximity matrix, ``n (n - 1) / 2`` exponentials;
+4. ``bop``: the balance-of-power pass (shared by every weight vector with the same
+   ``bandwagon_ratio``, ``viability`` and ``neutral_below``);
+5. ``threats``: principal threats, per weight vector;
+6. ``choices``: choices, ally availability, blocs, per weight vector;
+7. ``outcomes``: the outcomes of MODEL.md section 5 and the running sums, per weight vector.
+
+It also times each C-library function the kernels call (``exp``, ``log``, ``sin``, ``cos``,
+``cbrt``, ``sqrt``) in a plain loop and multiplies by how often one system calls it: the
+**C-library floor**, the time per system that no reorganisation of our own code can remove
+while the kernels use those functions (they must, to agree bit for bit with the reference in
+``tests/reference.py``, which uses Python's ``math`` module, the same C library).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from numba import njit
+
+from .kernels.rng import DRAWS_PER_STATE, seed_key, system_base, uniform_at
+from .kernels.evaluate import bop_pass, finish_system, prepare_system, threat_pass, workspace
+from .kernels.generate import generate_one
+from .kernels.outcomes import N_CHOICES, N_OUTCOMES, N_POWER_BINS
+from .kernels.threat import P_REACH, principal_threats, proximity_matrix
+
+STAGES = ("generate", "prepare", "proximity", "bop", "threats", "choices", "outcomes")
+_PER_ROW = ("threats", "choices", "outcomes")
+FUNCTIONS = ("exp", "log", "sin", "cos", "cbrt", "sqrt")
+
+
+@njit(cache=True)
+def _pipeline(stage, count, n, gen, params, edges):
+    """Run the first ``stage + 1`` stages on ``count`` systems, every row of ``params``."""
+    key = seed_key(np.uint64(1))
+    inv_oa = 1.0 / gen[2]
+    inv_ob = 1.0 / gen[3]
+    inv_ia = 1.0 / gen[4]
+    inv_ib = 1.0 / gen[5]
+    power = np.empty(n)
+    position = np.empty((n, 2))
+    offense = np.empty(n)
+    intent = np.empty((1, n))
+    comp = np.empty((n, 3))
+    u = np.empty(n * DRAWS_PER_STATE)
+    ws = workspace(n)
+    f = ws[0]
+    target = np.empty(n, np.int32)
+    choice = np.empty(n, np.int8)
+    bloc = np.empty(n, np.int32)
+    row = np.zeros(N_OUTCOMES)
+    cbp = np.zeros((N_POWER_BINS, N_CHOICES), np.int64)
+    sink = 0.0
+    for s in range(count):
+        generate_one(key, s, gen[0], gen[1], inv_oa, inv_ob, inv_ia, inv_ib,
+                     power, position, offense, intent[0], comp, u)
+        sink += power[0]
+        if stage < 1:
+            continue
+        h = prepare_system(power, offense, edges, ws)
+        if stage < 2:
+            continue
+        proximity_matrix(position, params[0, P_REACH], ws[3])
+        if stage < 3:
+            continue
+        bop_pass(power, params[0], h, ws)
+        if stage < 4:
+            continue
+        for p in range(params.shape[0]):
+            if stage == 4:
+                principal_threats(params[p], f[0], f[1], ws[3], intent, target, ws[5],
+                                  ws[6])
+            else:
+                threat_pass(power, intent, params[p], ws, target, choice, bloc)
+                if stage >= 6:
+                    finish_system(power, ws, h, target, choice, bloc, row, cbp)
+                    for o in range(N_OUTCOMES):
+                        sink += row[o]
+            sink += target[0]
+    return sink
+
+
+@njit(cache=True)
+def _uniforms_only(count, n):
+    """The random-number cost alone: every hashed uniform of ``count`` systems."""
+    key = seed_key(np.uint64(1))
+    u = np.empty(n * DRAWS_PER_STATE)
+    sink = 0.0
+    for s in range(count):
+        base = system_base(key, s)
+        for k in range(n * DRAWS_PER_STATE):  # as in generate_one
+            u[k] = uniform_at(base, k)
+        sink += u[s % u.shape[0]]
+    return sink
+
+
+@njit(cache=True)
+def _libm_loop(which, x, reps):
+    """``reps`` passes of one C-library function over ``x``; returns a checksum."""
+    sink = 0.0
+    for _ in range(reps):
+        for j in range(x.shape[0]):
+            v = x[j]
+            if which == 0:
+                sink += math.exp(-v)
+            elif which == 1:
+                sink += math.log(v)
+            elif which == 2:
+                sink += math.sin(6.283185307179586 * v)
+            elif which == 3:
+                sink += math.cos(6.283185307179586 * v)
+            elif which == 4:
+                sink += np.cbrt(v)
+            else:
+                sink += math.sqrt(v)
+    return sink
+
+
+def libm_calls_per_system(n: int) -> dict:
+    """How often the kernels call each C-library function for one system of ``n`` states,
+    at the default generator (MODEL.md section 6): Box-Muller needs 2 ``log``, 2 ``sin``,
+    2 ``cos`` and 2 ``sqrt`` per state, the three lognormal components 3 ``exp``, the
+    Kumaraswamy(2, 2) offense 2 ``sqrt`` and the Kumaraswamy(1, 3) intent one ``cbrt``, and
+    the system ``sqrt(rho)`` and ``sqrt(1 - rho)``; the proximity matrix one ``sqrt`` and one
+    ``exp`` per pair of states."""
+    pairs = n * (n - 1) // 2
+    return {"exp": 3 * n + pairs, "log": 2 * n, "sin": 2 * n, "cos": 2 * n, "cbrt": n,
+            "sqrt": 4 * n + 2 + pairs}
+
+
+def _time(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def profile(n: int = 16, count: int = 100_000, rows: int = 16, repeats: int = 3) -> dict:
+    """Profile one thread: microseconds per system for each stage, the C-library floor.
+
+    Per-row stages (``threats``, ``choices``, ``outcomes``) are timed with ``rows`` weight
+    vectors per system and reported per weight vector.
+    """
+    import numba
+
+    from .bench import _weight_rows
+    from .config import coerce_generator
+    from .generate import generator_vector
+    from .model import POWER_BIN_EDGES, params_vector
+
+    gen = generator_vector(coerce_generator(None))
+    params = np.stack([params_vector(p) for p in _weight_rows(rows)])
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        for stage in range(len(STAGES)):  # compile or load every variant before timing
+            _pipeline(stage, 2, n, gen, params, POWER_BIN_EDGES)
+        # Repeats outermost, so a slow spell of a shared machine touches every stage alike;
+        # the best of the repeats of each stage is kept.
+        totals = [float("inf")] * len(STAGES)
+        for _ in range(repeats):
+            for st in range(len(STAGES)):
+                t = _time(lambda st=st: _pipeline(st, count, n, gen, params, POWER_BIN_EDGES), 1)
+                totals[st] = min(totals[st], t / count * 1e6)
+        _uniforms_only(2, n)
+        rng_us = _time(lambda: _uniforms_only(count, n), repeats) / count * 1e6
+        x = np.random.default_rng(0).uniform(2.0**-53, 1.0, 4096)
+        calls = libm_calls_per_system(n)
+        per_call = {}
+        for k, name in enumerate(FUNCTIONS):
+            _libm_loop(k, x[:8], 1)
+            reps = 200
+            per_call[name] = _time(lambda k=k: _libm_loop(k, x, reps), repeats) / (
+                reps * x.size) * 1e9
+    finally:
+        numba.set_num_threads(previous)
+    stages = {}
+    for k, name in enumerate(STAGES):
+        delta = totals[k] - (totals[k - 1] if k else 0.0)
+        stages[name] = delta / rows if name in _PER_ROW else delta
+    floor_us = sum(calls[f] * per_call[f] for f in FUNCTIONS) / 1e3
+    shared = sum(v for k, v in stages.items() if k not in _PER_ROW)
+    per_row = sum(stages[k] for k in _PER_ROW)
+    return {
+        "n": n, "systems": count, "weight_rows": rows, "threads": 1,
+        "stage_us_per_system": stages,  # per-row stages: per system and weight vector
+        "uniforms_us_per_system": rng_us,  # the hashing part of "generate"
+        "shared_us_per_system": shared,
+        "per_weight_vector_us": per_row,
+        "one_vector_us_per_system": shared + per_row,
+        "libm_ns_per_call": per_call,
+        "libm_calls_per_system": calls,
+        "libm_floor_us_per_system": floor_us,
+        "libm_share_of_one_vector": floor_us / (shared + per_row),
+    }
+
+
+def print_profile(p: dict, cores: int) -> None:
+    """The profile as a table, and what it implies for ``cores`` cores."""
+    print(f"profile, one thread, n = {p['n']} (microseconds per system; per-row stages per "
+          f"system and weight vector):")
+    for name, us in p["stage_us_per_system"].items():
+        tag = "  (per weight vector)" if name in _PER_ROW else ""
+        print(f"  {name:<10} {us:7.3f}{tag}")
+        if name == "generate":
+            print(f"    of which the {p['n'] * DRAWS_PER_STATE} hashed uniforms "
+                  f"{p['uniforms_us_per_system']:.3f}")
+    print(f"  one weight vector: {p['one_vector_us_per_system']:.2f} us per system; C-library "
+          f"floor {p['libm_floor_us_per_system']:.2f} us "
+          f"({100 * p['libm_share_of_one_vector']:.0f}%)")
+    calls = ", ".join(f"{p['libm_calls_per_system'][f]} {f} ({p['libm_ns_per_call'][f]:.1f} ns)"
+                      for f in FUNCTIONS)
+    print(f"  C-library calls per system: {calls}")
+    print(f"  upper bounds on {cores} cores while the C library is used: "
+          f"{cores * 1e6 / p['libm_floor_us_per_system']:,.0f} systems/s (floor alone), "
+          f"{cores * 1e6 / p['per_weight_vector_us']:,.0f} point-systems/s (per-vector work "
+          f"alone)")
