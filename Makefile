@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean clean-cache
 
 $(BIN)/mc-threat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,5 +24,10 @@ bench: $(BIN)/mc-threat  ## full benchmark, writes results/bench.json
 lint: $(BIN)/mc-threat
 	$(BIN)/ruff check mc_threat tests scripts notebooks
 
-clean:
+# numba checks only the timestamp of the file that defines a cached function, so after editing
+# a kernel that others inline (threat.py into evaluate.py, say) their caches are stale.
+clean-cache:  ## drop numba's compiled-kernel caches (after editing any kernel)
+	find mc_threat -name '*.nbi' -delete -o -name '*.nbc' -delete
+
+clean: clean-cache
 	rm -rf $(VENV) results/*.zarr .pytest_cache
