@@ -25,15 +25,15 @@ while the kernels use those functions (they must, to agree bit for bit with the 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 from numba import njit
 
-from .kernels.rng import DRAWS_PER_STATE, seed_key, system_base, uniform_at
-from .kernels.evaluate import bop_pass, finish_system, prepare_system, threat_pass, workspace
+from .kernels.engine import system_scratch
+from .kernels.evaluate import bop_pass, finish_system, prepare_system, threat_pass
 from .kernels.generate import generate_one
 from .kernels.outcomes import N_CHOICES, N_OUTCOMES, N_POWER_BINS
+from .kernels.rng import DRAWS_PER_STATE, seed_key, system_base, uniform_at
 from .kernels.threat import P_REACH, principal_threats, proximity_matrix
 
 STAGES = ("generate", "prepare", "proximity", "bop", "threats", "choices", "outcomes")
@@ -49,17 +49,8 @@ def _pipeline(stage, count, n, gen, params, edges):
     inv_ob = 1.0 / gen[3]
     inv_ia = 1.0 / gen[4]
     inv_ib = 1.0 / gen[5]
-    power = np.empty(n)
-    position = np.empty((n, 2))
-    offense = np.empty(n)
-    intent = np.empty((1, n))
-    comp = np.empty((n, 3))
-    u = np.empty(n * DRAWS_PER_STATE)
-    ws = workspace(n)
+    power, position, offense, intent, comp, u, ws, target, choice, bloc = system_scratch(n)
     f = ws[0]
-    target = np.empty(n, np.int32)
-    choice = np.empty(n, np.int8)
-    bloc = np.empty(n, np.int32)
     row = np.zeros(N_OUTCOMES)
     cbp = np.zeros((N_POWER_BINS, N_CHOICES), np.int64)
     sink = 0.0
@@ -140,15 +131,6 @@ def libm_calls_per_system(n: int) -> dict:
             "sqrt": 4 * n + 2 + pairs}
 
 
-def _time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def profile(n: int = 16, count: int = 100_000, rows: int = 16, repeats: int = 3) -> dict:
     """Profile one thread: microseconds per system for each stage, the C-library floor.
 
@@ -157,7 +139,7 @@ def profile(n: int = 16, count: int = 100_000, rows: int = 16, repeats: int = 3)
     """
     import numba
 
-    from .bench import _weight_rows
+    from .bench import _best, _weight_rows
     from .config import coerce_generator
     from .generate import generator_vector
     from .model import POWER_BIN_EDGES, params_vector
@@ -174,17 +156,17 @@ def profile(n: int = 16, count: int = 100_000, rows: int = 16, repeats: int = 3)
         totals = [float("inf")] * len(STAGES)
         for _ in range(repeats):
             for st in range(len(STAGES)):
-                t = _time(lambda st=st: _pipeline(st, count, n, gen, params, POWER_BIN_EDGES), 1)
+                t = _best(lambda st=st: _pipeline(st, count, n, gen, params, POWER_BIN_EDGES), 1)
                 totals[st] = min(totals[st], t / count * 1e6)
         _uniforms_only(2, n)
-        rng_us = _time(lambda: _uniforms_only(count, n), repeats) / count * 1e6
+        rng_us = _best(lambda: _uniforms_only(count, n), repeats) / count * 1e6
         x = np.random.default_rng(0).uniform(2.0**-53, 1.0, 4096)
         calls = libm_calls_per_system(n)
         per_call = {}
+        reps = 200
         for k, name in enumerate(FUNCTIONS):
             _libm_loop(k, x[:8], 1)
-            reps = 200
-            per_call[name] = _time(lambda k=k: _libm_loop(k, x, reps), repeats) / (
+            per_call[name] = _best(lambda k=k: _libm_loop(k, x, reps), repeats) / (
                 reps * x.size) * 1e9
     finally:
         numba.set_num_threads(previous)

@@ -31,6 +31,18 @@ from .threat import P_ALPHA, P_BETA, P_NEUTRAL, P_REACH, proximity_matrix
 SUB_BLOCK = 512  # systems per accumulation sub-block; changing it changes the last bits
 
 
+@njit(inline="always", cache=True)
+def system_scratch(n):
+    """Arrays to generate and evaluate one system of ``n`` states at a time, reused.
+
+    Returns ``power, position, offense, intent (1, n), comp, u`` (the scratch of
+    :func:`generate_one`), the evaluation workspace, and ``target, choice, bloc``.
+    """
+    return (np.empty(n), np.empty((n, 2)), np.empty(n), np.empty((1, n)), np.empty((n, 3)),
+            np.empty(n * DRAWS_PER_STATE), workspace(n), np.empty(n, np.int32),
+            np.empty(n, np.int8), np.empty(n, np.int32))
+
+
 @njit(parallel=True, cache=True)
 def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
     """Generate ``count`` systems and accumulate the outcomes of every parameter row.
@@ -61,17 +73,9 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
     for b in prange(nsub):
         lo = b * SUB_BLOCK
         hi = min(count, lo + SUB_BLOCK)
-        power = np.empty(n)
-        position = np.empty((n, 2))
-        offense = np.empty(n)
-        intent = np.empty((1, n))
-        comp = np.empty((n, 3))
-        u = np.empty(n * DRAWS_PER_STATE)
-        ws = workspace(n)
+        power, position, offense, intent, comp, u, ws, target, choice, bloc = \
+            system_scratch(n)
         prox = ws[3]
-        target = np.empty(n, np.int32)
-        choice = np.empty(n, np.int8)
-        bloc = np.empty(n, np.int32)
         row = np.empty(N_OUTCOMES)
         a = acc[b]
         for s in range(lo, hi):
