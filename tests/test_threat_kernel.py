@@ -1,4 +1,5 @@
-"""The division-free argmax of the additive threat against plain division, on near-ties."""
+"""The argmax of the additive threat against plain division, on near-ties: the division-free
+row argmax (dyadic intent) and the column-by-column kernel (monadic intent)."""
 
 import numpy as np
 import pytest
@@ -43,3 +44,49 @@ def test_quotient_argmax_on_tiny_and_zero_numerators(scale):
     for skip in range(5):
         for w in (3.0, 0.7, 1e-5):
             assert _first_max_of_quotients(num, skip, w) == brute(num, skip, w)
+
+
+def _within_ulps(rng, top, n):
+    return np.array([top + int(k) * np.spacing(top) for k in rng.integers(-3, 4, n)])
+
+
+def near_tie_systems(rng, count):
+    """Criteria within a few ulps of each other and a symmetric proximity matrix with
+    repeated values: exact threat ties and ties created by rounding the division by W."""
+    for _ in range(count):
+        n = int(rng.integers(2, 12))
+
+        agg, off, h = (_within_ulps(rng, top, n)
+                       for top in (rng.uniform(0.2, 1.0), rng.uniform(0.0, 1.0), 0.5))
+        levels = rng.choice([0.25, 0.5, 0.5 + np.spacing(0.5), 1.0], size=(n, n))
+        prox = np.triu(levels, 1)
+        prox = prox + prox.T + np.eye(n)
+        w = rng.choice([0.0, 1.0, 0.3, 2.5, 7.0], size=4)
+        w[int(rng.integers(0, 4))] = float(rng.uniform(0.1, 3.0))  # never all zero
+        yield agg, off, prox, h, w
+
+
+def test_principal_threats_additive_monadic_equals_plain_division():
+    """The column-by-column kernel against the definition: T_ij by plain division in
+    Python floats, then the first maximum over j != i."""
+    from mc_threat.kernels.threat import N_PARAMS, P_REACH, principal_threats
+
+    rng = np.random.default_rng(11)
+    moved = 0
+    for agg, off, prox, h, w in near_tie_systems(rng, 3000):
+        n = agg.size
+        params = np.zeros(N_PARAMS)
+        params[1:5] = w
+        params[P_REACH] = 1.0
+        target = np.empty(n, np.int32)
+        theta = np.empty(n)
+        principal_threats(params, agg, off, prox, h[None, :], target, theta, np.empty((4, n)))
+        wsum = ((w[0] + w[1]) + w[2]) + w[3]
+        for i in range(n):
+            num = [((w[0] * agg[j] + w[1] * prox[i, j]) + w[2] * off[j]) + w[3] * h[j]
+                   for j in range(n)]
+            want = brute(num, i, wsum)
+            assert (target[i], theta[i]) == want, (agg, off, prox, h, w, i)
+            others = [j for j in range(n) if j != i]
+            moved += want[0] != max(others, key=lambda j: (num[j], -j))
+    assert moved > 50  # rounding the division really decides some of these
