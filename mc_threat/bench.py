@@ -105,8 +105,8 @@ def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/benc
             sz[16]["fused_systems_per_s"] / sz[64]["fused_systems_per_s"]) / 16.0
     from .profile import profile
 
-    results["profile"] = profile(n=16, count=2_000 if quick else 200_000,
-                                 rows=4 if quick else 16, repeats=repeats)
+    results["profile"] = profile(n=16, count=2_000 if quick else 40_000,
+                                 rows=4 if quick else 16, repeats=1 if quick else 9)
     results["sweep"] = sweep_efficiency(points=8 if quick else 64,
                                         systems=20_000 if quick else 1_000_000)
     if not quick:

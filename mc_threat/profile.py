@@ -119,6 +119,16 @@ def _libm_loop(which, x, reps):
     return sink
 
 
+@njit(cache=True)
+def _division_loop(x, out, w, reps):
+    """``out = x / w`` elementwise, ``reps`` times: a loop the compiler vectorizes, so this
+    is the division unit's throughput, the arithmetic bound of the threat values."""
+    for _ in range(reps):
+        for j in range(x.shape[0]):
+            out[j] = x[j] / w
+    return out[0]
+
+
 def libm_calls_per_system(n: int) -> dict:
     """How often the kernels call each C-library function for one system of ``n`` states,
     at the default generator (MODEL.md section 6): Box-Muller needs 2 ``log``, 2 ``sin``,
@@ -131,11 +141,12 @@ def libm_calls_per_system(n: int) -> dict:
             "sqrt": 4 * n + 2 + pairs}
 
 
-def profile(n: int = 16, count: int = 100_000, rows: int = 16, repeats: int = 3) -> dict:
+def profile(n: int = 16, count: int = 40_000, rows: int = 16, repeats: int = 9) -> dict:
     """Profile one thread: microseconds per system for each stage, the C-library floor.
 
     Per-row stages (``threats``, ``choices``, ``outcomes``) are timed with ``rows`` weight
-    vectors per system and reported per weight vector.
+    vectors per system and reported per weight vector. Every figure is the best of
+    ``repeats`` rounds, each round timing everything once (``count`` systems per stage).
     """
     import numba
 
@@ -149,25 +160,33 @@ def profile(n: int = 16, count: int = 100_000, rows: int = 16, repeats: int = 3)
     previous = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        for stage in range(len(STAGES)):  # compile or load every variant before timing
-            _pipeline(stage, 2, n, gen, params, POWER_BIN_EDGES)
-        # Repeats outermost, so a slow spell of a shared machine touches every stage alike;
-        # the best of the repeats of each stage is kept.
-        totals = [float("inf")] * len(STAGES)
-        for _ in range(repeats):
-            for st in range(len(STAGES)):
-                t = _best(lambda st=st: _pipeline(st, count, n, gen, params, POWER_BIN_EDGES), 1)
-                totals[st] = min(totals[st], t / count * 1e6)
-        _uniforms_only(2, n)
-        rng_us = _best(lambda: _uniforms_only(count, n), repeats) / count * 1e6
         x = np.random.default_rng(0).uniform(2.0**-53, 1.0, 4096)
-        calls = libm_calls_per_system(n)
-        per_call = {}
-        reps = 200
+        out = np.empty_like(x)
+        reps = 100
+        runs = {f"stage {st}": (lambda st=st: _pipeline(st, count, n, gen, params,
+                                                         POWER_BIN_EDGES), count)
+                for st in range(len(STAGES))}
+        runs["uniforms"] = (lambda: _uniforms_only(count, n), count)
         for k, name in enumerate(FUNCTIONS):
+            runs[name] = (lambda k=k: _libm_loop(k, x, reps), reps * x.size)
+        runs["division"] = (lambda: _division_loop(x, out, 3.0, reps), reps * x.size)
+        for st in range(len(STAGES)):  # compile or load every kernel before timing
+            _pipeline(st, 2, n, gen, params, POWER_BIN_EDGES)
+        _uniforms_only(2, n)
+        for k in range(len(FUNCTIONS)):
             _libm_loop(k, x[:8], 1)
-            per_call[name] = _best(lambda k=k: _libm_loop(k, x, reps), repeats) / (
-                reps * x.size) * 1e9
+        _division_loop(x[:8], out[:8], 3.0, 1)
+        # Repeats outermost, so a slow spell of a shared machine touches every figure alike;
+        # each figure keeps its best repeat (time per item).
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(repeats):
+            for key, (fn, items) in runs.items():
+                best[key] = min(best[key], _best(fn, 1) / items)
+        totals = [best[f"stage {st}"] * 1e6 for st in range(len(STAGES))]
+        rng_us = best["uniforms"] * 1e6
+        per_call = {name: best[name] * 1e9 for name in FUNCTIONS}
+        div_ns = best["division"] * 1e9
+        calls = libm_calls_per_system(n)
     finally:
         numba.set_num_threads(previous)
     stages = {}
@@ -188,6 +207,9 @@ def profile(n: int = 16, count: int = 100_000, rows: int = 16, repeats: int = 3)
         "libm_calls_per_system": calls,
         "libm_floor_us_per_system": floor_us,
         "libm_share_of_one_vector": floor_us / (shared + per_row),
+        # Principal threats need n (n - 1) divisions per weight vector (T = numerator / W).
+        "division_ns_vectorized": div_ns,
+        "threat_division_floor_us": n * (n - 1) * div_ns / 1e3,
     }
 
 
@@ -207,6 +229,10 @@ def print_profile(p: dict, cores: int) -> None:
     calls = ", ".join(f"{p['libm_calls_per_system'][f]} {f} ({p['libm_ns_per_call'][f]:.1f} ns)"
                       for f in FUNCTIONS)
     print(f"  C-library calls per system: {calls}")
+    print(f"  principal threats: {p['n'] * (p['n'] - 1)} divisions per weight vector at "
+          f"{p['division_ns_vectorized']:.2f} ns (vectorized) = "
+          f"{p['threat_division_floor_us']:.3f} us, against "
+          f"{p['stage_us_per_system']['threats']:.3f} us measured")
     print(f"  upper bounds on {cores} cores while the C library is used: "
           f"{cores * 1e6 / p['libm_floor_us_per_system']:,.0f} systems/s (floor alone), "
           f"{cores * 1e6 / p['per_weight_vector_us']:,.0f} point-systems/s (per-vector work "

@@ -30,6 +30,7 @@ def test_bench_quick_writes_every_figure(tmp_path):
     assert all(v > 0 for v in prof["libm_ns_per_call"].values())
     assert prof["libm_floor_us_per_system"] > 0 and prof["one_vector_us_per_system"] > 0
     assert prof["uniforms_us_per_system"] > 0
+    assert prof["division_ns_vectorized"] > 0 and prof["threat_division_floor_us"] > 0
 
 
 def test_libm_call_counts_follow_the_generator_and_the_pairs():
