@@ -8,7 +8,10 @@ work that does not depend on the weights shared between rows:
 * the power and offense criteria, once per system;
 * the proximity matrix, recomputed only when ``reach`` changes from one row to the next;
 * the balance-of-power pass, recomputed only when ``bandwagon_ratio``, ``viability`` or
-  ``neutral_below`` change from one row to the next.
+  ``neutral_below`` change from one row to the next;
+* choices, blocs and outcomes, reused from the previous row when only the weights (or
+  ``reach``) changed, ``neutral_below`` is 0 and every state's principal threat is the
+  same: they depend on the weights only through the principal threats then.
 
 So order rows to keep equal values adjacent (the engine does). Nothing is stored per
 system: each fixed-size sub-block of ``SUB_BLOCK`` systems accumulates shifted sums in
@@ -21,7 +24,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .evaluate import bop_pass, finish_system, prepare_system, threat_pass, workspace
+from .evaluate import (
+    alignment_of,
+    bop_pass,
+    count_choices,
+    finish_system,
+    prepare_system,
+    threats_of,
+    workspace,
+)
 from .generate import generate_one
 from .outcomes import N_CHOICES, N_OUTCOMES, N_POWER_BINS
 from .rng import DRAWS_PER_STATE, seed_key
@@ -76,6 +87,7 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
         power, position, offense, intent, comp, u, ws, target, choice, bloc = \
             system_scratch(n)
         prox = ws[3]
+        prev = np.empty(n, np.int32)
         row = np.empty(N_OUTCOMES)
         a = acc[b]
         for s in range(lo, hi):
@@ -86,12 +98,28 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
                 prm = params[p]
                 if p == 0 or prm[P_REACH] != params[p - 1, P_REACH]:
                     proximity_matrix(position, prm[P_REACH], prox)
-                if (p == 0 or prm[P_BETA] != params[p - 1, P_BETA]
-                        or prm[P_ALPHA] != params[p - 1, P_ALPHA]
-                        or prm[P_NEUTRAL] != params[p - 1, P_NEUTRAL]):
+                new_bop = (p == 0 or prm[P_BETA] != params[p - 1, P_BETA]
+                           or prm[P_ALPHA] != params[p - 1, P_ALPHA]
+                           or prm[P_NEUTRAL] != params[p - 1, P_NEUTRAL])
+                if new_bop:
                     bop_pass(power, prm, h, ws)
-                threat_pass(power, intent, prm, ws, target, choice, bloc)
-                finish_system(power, ws, h, target, choice, bloc, row, sub_cbp[b, p])
+                # With the same bandwagon_ratio, viability and neutral_below <= 0 (so no
+                # threat level matters), the same principal threats give the same choices,
+                # blocs and outcomes as the previous row: keep its outcomes in ``row``.
+                same = not new_bop and prm[P_NEUTRAL] <= 0.0
+                if same:
+                    prev[:] = target
+                threats_of(intent, prm, ws, target)
+                if same:
+                    for i in range(n):
+                        if target[i] != prev[i]:
+                            same = False
+                            break
+                if same:
+                    count_choices(ws, choice, sub_cbp[b, p])
+                else:
+                    alignment_of(power, prm, ws, target, choice, bloc)
+                    finish_system(power, ws, h, target, choice, bloc, row, sub_cbp[b, p])
                 for o in range(N_OUTCOMES):
                     x = row[o]
                     if s == lo:

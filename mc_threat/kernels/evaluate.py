@@ -82,8 +82,21 @@ def threat_pass(power, intent, params, ws, target, choice, bloc):
 
     ``ws`` must hold the criteria and the proximity matrix for ``params``' reach.
     """
-    f, k, prox, theta = ws[0], ws[1], ws[3], ws[5]
+    threats_of(intent, params, ws, target)
+    alignment_of(power, params, ws, target, choice, bloc)
+
+
+@njit(inline="always", cache=True)
+def threats_of(intent, params, ws, target):
+    """Principal threats into ``target``, their levels into the workspace's ``theta``."""
+    f, prox, theta = ws[0], ws[3], ws[5]
     principal_threats(params, f[0], f[1], prox, intent, target, theta, ws[6])
+
+
+@njit(inline="always", cache=True)
+def alignment_of(power, params, ws, target, choice, bloc):
+    """Choices and blocs for the principal threats in ``target`` (after :func:`threats_of`)."""
+    f, k, theta = ws[0], ws[1], ws[5]
     choose(power, target, theta, params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
            choice, f[2], f[3], k[0])
     blocs(target, choice, bloc)
@@ -95,8 +108,14 @@ def finish_system(power, ws, h, target, choice, bloc, out, cbp):
     f, k, c, bop = ws[0], ws[1], ws[2], ws[4]
     system_outcomes(power, target, choice, bloc, f[2], f[3], k[0], h, k[3], c[0], bop, k[1],
                     out)
-    bins = k[5]
-    for i in range(power.shape[0]):
+    count_choices(ws, choice, cbp)
+
+
+@njit(inline="always", cache=True)
+def count_choices(ws, choice, cbp):
+    """Add the choices of one system to the choice-by-power counts ``cbp`` (10, 3)."""
+    bins = ws[1][5]
+    for i in range(choice.shape[0]):
         cbp[bins[i], choice[i]] += 1
 
 
