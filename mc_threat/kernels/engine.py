@@ -9,9 +9,9 @@ work that does not depend on the weights shared between rows:
 * the proximity matrix, recomputed only when ``reach`` changes from one row to the next;
 * the balance-of-power pass, recomputed only when ``bandwagon_ratio``, ``viability`` or
   ``neutral_below`` change from one row to the next;
-* choices, blocs and outcomes, reused from the previous row when only the weights (or
-  ``reach``) changed, ``neutral_below`` is 0 and every state's principal threat is the
-  same: they depend on the weights only through the principal threats then.
+* choices, blocs and outcomes, reused from the previous row when the two rows differ only
+  in weights, form or ``reach``, ``neutral_below`` is 0 and every state's principal threat
+  is the same: then they depend on those settings only through the principal threats.
 
 So order rows to keep equal values adjacent (the engine does). Nothing is stored per
 system: each fixed-size sub-block of ``SUB_BLOCK`` systems accumulates shifted sums in
