@@ -37,6 +37,17 @@ def write_config(path: Path, data: dict) -> Path:
     return path
 
 
+def reference_sweep(base: Path, name: str, data: dict):
+    """Write ``data`` as ``base/NAME.yaml`` and sweep it without dask (uninterrupted) into
+    ``base/reference.zarr``. Returns the config path, the store path and the sweep's report."""
+    from mc_threat.config import load_config
+    from mc_threat.sweep import run_sweep
+
+    cfg = write_config(Path(base) / f"{name}.yaml", data)
+    ref = Path(base) / "reference.zarr"
+    return cfg, ref, run_sweep(load_config(cfg), ref, workers=0, progress=False)
+
+
 def make_config(data: dict):
     from mc_threat.config import config_from_dict
 

@@ -46,6 +46,7 @@ from conftest import (
     kill_group,
     make_config,
     open_store,
+    reference_sweep,
     run_cli,
     snapshot,
     write_config,
@@ -403,12 +404,10 @@ DAMAGE_CONFIG = {
 
 @pytest.fixture(scope="module")
 def damage_reference(tmp_path_factory):
-    base = tmp_path_factory.mktemp("damage")
-    cfg = write_config(base / "damage.yaml", DAMAGE_CONFIG)
-    ref = base / "reference.zarr"
     with pytest.MonkeyPatch.context() as mp:
         force_plan(mp, block=4, chunks_per_task=2)
-        report = run_sweep(load_config(cfg), ref, workers=0, progress=False)
+        cfg, ref, report = reference_sweep(tmp_path_factory.mktemp("damage"), "damage",
+                                           DAMAGE_CONFIG)
     assert report.tasks_total == 4
     return cfg, ref
 
@@ -610,10 +609,8 @@ FAULT_CONFIG = {
 
 @pytest.fixture(scope="module")
 def fault_reference(tmp_path_factory):
-    base = tmp_path_factory.mktemp("faults")
-    cfg = write_config(base / "faults.yaml", FAULT_CONFIG)
-    ref = base / "reference.zarr"
-    report = run_sweep(load_config(cfg), ref, workers=0, progress=False)
+    cfg, ref, report = reference_sweep(tmp_path_factory.mktemp("faults"), "faults",
+                                       FAULT_CONFIG)
     assert report.tasks_total >= 8
     return cfg, ref, report.tasks_total
 

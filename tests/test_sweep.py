@@ -24,12 +24,11 @@ from conftest import (
     kill_group,
     make_config,
     open_store,
+    reference_sweep,
     run_cli,
-    write_config,
 )
 
 import mc_threat as mt
-from mc_threat.config import load_config
 from mc_threat.engine import monte_carlo
 from mc_threat.kernels.stats import summary_from_moments
 from mc_threat.store import STATS, Store
@@ -171,10 +170,7 @@ KILL = {
 @pytest.fixture(scope="module")
 def kill_reference(tmp_path_factory):
     """The config file and an uninterrupted run of it."""
-    base = tmp_path_factory.mktemp("kill")
-    cfg = write_config(base / "kill.yaml", KILL)
-    ref = base / "reference.zarr"
-    report = run_sweep(load_config(cfg), ref, workers=0, progress=False)
+    cfg, ref, report = reference_sweep(tmp_path_factory.mktemp("kill"), "kill", KILL)
     assert report.tasks_run == report.tasks_total
     assert report.tasks_total >= 6, "the kill config must make several tasks"
     return cfg, ref, report.tasks_total
