@@ -133,9 +133,11 @@ def cmd_sweep(args) -> int:
 
         print(summary_table(open_results(out)))
         rate = report.point_systems_per_second
+        compiled = (f", {report.compile_seconds:.0f} s of it compiling kernels"
+                    if report.compile_seconds >= 1 else "")
         print(f"\n{report.points} point(s) x {report.systems_per_point:,} systems, "
               f"{report.tasks_run}/{report.tasks_total} tasks run in {report.seconds:.1f} s"
-              + (f" ({rate:,.0f} point-systems/s)" if rate == rate else ""))
+              + compiled + (f" ({rate:,.0f} point-systems/s)" if rate == rate else ""))
         print(f"results: {out}   (open with: xarray.open_zarr('{out}'))")
     return 0
 

@@ -12,6 +12,10 @@ Points that share ``n_states`` and the generator settings share their generated 
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,12 +142,13 @@ def compute_task(seed: int, chunks: list[tuple[int, int]], groups: list[Group],
 
     Returns moment records ``(points, chunks, N_OUTCOMES, 5)`` and choice-by-power counts
     ``(points, chunks, 10, 3)`` for the points ``groups[0].lo .. groups[-1].hi - 1``.
+    ``threads`` caps numba's threads for this call (``numba.set_num_threads``).
     """
     import numba
 
-    from .kernels.engine import run_chunk
     from .model import POWER_BIN_EDGES
 
+    run_chunk = sweep_kernel()
     if threads is not None:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     size = groups[-1].hi - groups[0].lo
@@ -153,9 +158,92 @@ def compute_task(seed: int, chunks: list[tuple[int, int]], groups: list[Group],
         for g in groups:
             a = g.lo - groups[0].lo
             b = g.hi - groups[0].lo
-            run_chunk(np.uint64(seed), np.int64(start), np.int64(count), g.n_states,
-                      g.generator, g.params, POWER_BIN_EDGES, moments[a:b, k], cbp[a:b, k])
+            # Contiguous buffers of their own: the kernel has exactly one signature.
+            m = np.empty((b - a, N_OUTCOMES, N_MOMENTS))
+            c = np.empty((b - a, N_POWER_BINS, N_CHOICES), np.int64)
+            run_chunk(np.uint64(seed), np.int64(start), np.int64(count),
+                      np.int64(g.n_states), np.ascontiguousarray(g.generator, np.float64),
+                      np.ascontiguousarray(g.params, np.float64), POWER_BIN_EDGES, m, c)
+            moments[a:b, k] = m
+            cbp[a:b, k] = c
     return moments, cbp
+
+
+_COMPILE_NOTICE_SECONDS = 3.0  # loading from numba's cache takes about a second
+COMPILE_ESTIMATE = "about a minute on 2 cores"
+"""What the compile notice promises (``mc-threat bench`` measures it: ``compile_s``)."""
+
+log = logging.getLogger("mc_threat")
+
+
+def sweep_kernel():
+    """The sweep kernel ``run_chunk``, ready for its one signature.
+
+    The first call in a process loads the kernel from numba's cache, or compiles it when
+    there is none (a fresh install, a new machine, a cluster node with its own cache). A
+    compile that takes long is announced once (a log line in a dask worker, a line on
+    stderr in the client) and timed. Then compiling is switched off for this dispatcher:
+    a call with other argument types raises ``TypeError`` at once instead of compiling
+    inside a worker.
+
+    Compiling is safe in any process: numba re-reads its ``NUMBA_*`` environment before
+    each compile and refuses a ``NUMBA_NUM_THREADS`` that differs from the thread pool it
+    launched, which happens in a dask worker whose environment was set after numba was
+    imported. :func:`_pin_numba_threads_env` makes the environment agree with the running
+    configuration; the threads a task uses are set with ``numba.set_num_threads`` alone.
+    """
+    from .kernels.engine import RUN_CHUNK_SIGNATURE, run_chunk
+
+    if run_chunk._can_compile:
+        _pin_numba_threads_env()
+        seconds = _compile_announced(run_chunk, RUN_CHUNK_SIGNATURE, "the sweep kernel")
+        run_chunk.disable_compile()
+        if seconds is not None:
+            COMPILE_SECONDS.append(seconds)
+    return run_chunk
+
+
+COMPILE_SECONDS: list[float] = []
+"""Seconds spent compiling (not loading) kernels in this process, for throughput reports."""
+
+
+def _pin_numba_threads_env() -> None:
+    import numba
+
+    running = str(numba.config.NUMBA_NUM_THREADS)
+    if os.environ.get("NUMBA_NUM_THREADS", running) != running:
+        log.info("NUMBA_NUM_THREADS=%s in the environment, but numba started with %s; "
+                 "using numba.set_num_threads instead", os.environ["NUMBA_NUM_THREADS"],
+                 running)
+        os.environ["NUMBA_NUM_THREADS"] = running
+
+
+def _compile_announced(dispatcher, signature, what: str) -> float | None:
+    """Load ``dispatcher`` for ``signature`` from the cache or compile it; announce a
+    compile that takes longer than a cache load, once. Returns the seconds spent if it
+    compiled, else None."""
+    import numba
+
+    misses = sum(dispatcher.stats.cache_misses.values())
+
+    def announce():
+        log.warning("mc-threat: compiling %s for this machine (once per install and "
+                    "machine; %s); later runs load it from numba's cache in %s", what,
+                    COMPILE_ESTIMATE, numba.config.CACHE_DIR or "the package's __pycache__")
+
+    timer = threading.Timer(_COMPILE_NOTICE_SECONDS, announce)
+    timer.daemon = True
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        dispatcher.compile(signature)
+    finally:
+        timer.cancel()
+    seconds = time.perf_counter() - t0
+    if sum(dispatcher.stats.cache_misses.values()) == misses:
+        return None
+    log.warning("mc-threat: compiled %s in %.0f s (pid %d)", what, seconds, os.getpid())
+    return seconds
 
 
 def merge_chunks(partials: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 
 from .config import ConfigError, config_from_dict
 from .design import MAX_POINTS, design_points, design_size
-from .engine import Plan, block_groups, compute_task, make_plan
+from .engine import COMPILE_SECONDS, Plan, block_groups, compute_task, make_plan, sweep_kernel
 from .store import (
     Store,
     StoreError,
@@ -127,14 +127,17 @@ class SweepReport:
     tasks_run: int
     seconds: float
     systems_per_point: int
+    compile_seconds: float = 0.0
 
     @property
     def point_systems_per_second(self) -> float:
-        """Point-system evaluations per second of wall time in this run."""
-        if self.tasks_total == 0 or self.seconds <= 0:
+        """Point-system evaluations per second of wall time in this run, not counting the
+        time spent compiling kernels in this process (a first run after an install)."""
+        seconds = self.seconds - self.compile_seconds
+        if self.tasks_total == 0 or seconds <= 0:
             return float("nan")
         done_fraction = self.tasks_run / self.tasks_total
-        return self.points * self.systems_per_point * done_fraction / self.seconds
+        return self.points * self.systems_per_point * done_fraction / seconds
 
 
 def with_systems(config, systems: int | None):
@@ -152,15 +155,58 @@ def with_systems(config, systems: int | None):
         raise ConfigError(lines) from None
 
 
-def warm_kernels() -> None:
-    """Compile (or load from numba's cache) the sweep kernel once, before workers start,
-    so they load the cache instead of compiling concurrently."""
-    from .config import Config
-    from .design import design_points as _dp
+def warm_kernels() -> float:
+    """Load the sweep kernel from numba's cache, or compile it (announced on stderr), in
+    this process before any worker starts, so that workers sharing the cache load it
+    instead of compiling it concurrently. Returns the seconds spent compiling (0 if the
+    kernel was loaded)."""
+    before = len(COMPILE_SECONDS)
+    sweep_kernel()
+    return sum(COMPILE_SECONDS[before:])
 
-    cfg = Config()
-    groups = block_groups(_dp(cfg).configs, 0, 1)
-    compute_task(0, [(0, 1)], groups)
+
+def worker_version() -> str:
+    """The mc-threat version of the process that runs this (asked of every dask worker)."""
+    from . import __version__
+
+    return __version__
+
+
+class WorkerMismatch(StoreError):
+    """A dask worker cannot run this client's tasks: no mc_threat, or another version."""
+
+
+def check_workers(client, where: str) -> int:
+    """Refuse a cluster whose workers run another mc-threat version or none; returns the
+    number of workers now connected. ``where`` names the cluster in the message."""
+    from . import __version__
+
+    found = client.run(worker_version, on_error="return")
+    for addr, version in sorted(found.items()):
+        if isinstance(version, BaseException):
+            raise WorkerMismatch(f"{where}: worker {addr} cannot run mc-threat tasks "
+                                 f"({_short(version)}); install mc-threat {__version__} "
+                                 "in the workers' Python environment")
+        if version != __version__:
+            raise WorkerMismatch(f"{where}: worker {addr} runs mc-threat {version}, this "
+                                 f"client {__version__}; install the same version on the "
+                                 "workers and the client")
+    return len(found)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def dask_task(version: str, seed, chunks, groups, threads):
+    """:func:`~mc_threat.engine.compute_task` on a dask worker, refused if the worker's
+    mc-threat is not the client's ``version`` (workers may join after the start check)."""
+    from . import __version__
+
+    if version != __version__:
+        raise WorkerMismatch(f"worker runs mc-threat {__version__}, the client {version}")
+    return compute_task(seed, chunks, groups, threads)
 
 
 def _default_workers(n_tasks: int) -> int:
@@ -206,33 +252,47 @@ class _DaskExecutor:
                 # Worker processes, and the cluster's event-loop thread that starts them
                 # (again after a worker dies), inherit a blocked SIGINT: Ctrl-C never
                 # reaches them, not even while they are starting up.
+                # Each task sets its numba threads (numba.set_num_threads), never the
+                # environment: see mc_threat.engine.sweep_kernel. (A NUMBA_NUM_THREADS given
+                # to the workers reaches them after numba was imported, while the parent's
+                # modules are re-imported, and dask's pre-spawn-environ would change this
+                # process's own environment under its running thread pool.)
                 with _sigint_blocked():
                     self.cluster = LocalCluster(
                         n_workers=n, threads_per_worker=1, processes=True,
                         dashboard_address=":0", silence_logs=logging.ERROR,
-                        env={"NUMBA_NUM_THREADS": str(self.threads), "OMP_NUM_THREADS": "1"},
                         preload=["mc_threat.sweep"],  # dask_setup: workers ignore Ctrl-C
                     )
                     self.client = Client(self.cluster)
             except BaseException:  # Ctrl-C while starting (delivered when unblocked)
                 self.close()
                 raise
+        if scheduler or cluster_file:
+            try:
+                workers_now = check_workers(self.client, f"--scheduler {scheduler}"
+                                            if scheduler else f"--cluster {cluster_file}")
+            except BaseException:
+                self.close()
+                raise
+        else:
+            workers_now = n
         if progress:
             print(f"dask dashboard: {self.client.dashboard_link}", flush=True)
         # Tasks in flight: enough to keep every worker busy, including the workers of a
         # cluster that is still scaling up (a SLURM cluster starts with none).
-        workers_now = len(self.client.scheduler_info().get("workers", {}))
         self.window = max(64, 4 * workers_now)
 
     def run(self, jobs: list[tuple], submit_args: Callable) -> Iterator[tuple]:
         from dask.distributed import as_completed
+
+        from . import __version__
 
         pending = iter(jobs)
         futures = {}
         stamp = f"{os.getpid()}-{time.time_ns()}"
 
         def submit(job):
-            fut = self.client.submit(compute_task, *submit_args(job), self.threads,
+            fut = self.client.submit(dask_task, __version__, *submit_args(job), self.threads,
                                      key=f"mc-threat-{stamp}-{job[0]}-{job[1]}",
                                      retries=3, pure=False)
             futures[fut] = job
@@ -242,7 +302,16 @@ class _DaskExecutor:
         ac = as_completed(first)
         for fut in ac:
             job = futures.pop(fut)
-            result = fut.result()
+            try:
+                result = fut.result()
+            except WorkerMismatch as exc:
+                raise WorkerMismatch(f"a dask worker cannot run this sweep: {exc}") from None
+            except ImportError as exc:  # the task could not be unpickled on a worker
+                if "mc_threat" not in str(exc):
+                    raise
+                raise WorkerMismatch(f"a dask worker cannot run mc-threat tasks "
+                                     f"({_short(exc)}); install mc-threat {__version__} "
+                                     "in the workers' Python environment") from None
             fut.release()
             nxt = next(pending, None)
             if nxt is not None:
@@ -338,8 +407,11 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             groups[b] = block_groups(design.configs, *plan.block_range(b))
         return config.run.seed, [plan.chunk_range(c) for c in plan.run_chunks(r)], groups[b]
 
+    compiled = 0.0
+
     def start_executor(n_tasks: int):
-        warm_kernels()
+        nonlocal compiled
+        compiled += warm_kernels()
         if workers == 0 and local:
             return _SyncExecutor()
         return _DaskExecutor(workers, scheduler, n_tasks, progress, cluster_file)
@@ -399,7 +471,7 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
         if executor is not None:
             executor.close()
     return SweepReport(out, plan.n_points, plan.n_tasks, ran,
-                       time.perf_counter() - t0, plan.systems)
+                       time.perf_counter() - t0, plan.systems, compiled)
 
 
 def _make_parent(out: Path) -> None:

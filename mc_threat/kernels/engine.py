@@ -22,7 +22,7 @@ for any number of threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
 
 from .evaluate import (
     alignment_of,
@@ -40,6 +40,14 @@ from .stats import M_COUNT, M_M2, M_MAX, M_MEAN, M_MIN, empty_moments, merge_mom
 from .threat import P_ALPHA, P_BETA, P_NEUTRAL, P_REACH, proximity_matrix
 
 SUB_BLOCK = 512  # systems per accumulation sub-block; changing it changes the last bits
+
+RUN_CHUNK_SIGNATURE = (
+    types.uint64, types.int64, types.int64, types.int64,  # seed, start, count, n
+    types.float64[::1], types.float64[:, ::1], types.float64[::1],  # gen, params, edges
+    types.float64[:, :, ::1], types.int64[:, :, ::1],  # moments, cbp (out)
+)
+"""The one signature :func:`run_chunk` is compiled for (C-contiguous arrays throughout).
+``mc_threat.engine.sweep_kernel`` compiles exactly this one before any worker starts."""
 
 
 @njit(inline="always", cache=True)
