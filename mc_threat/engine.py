@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 
@@ -169,7 +168,6 @@ def compute_task(seed: int, chunks: list[tuple[int, int]], groups: list[Group],
     return moments, cbp
 
 
-_COMPILE_NOTICE_SECONDS = 3.0  # loading from numba's cache takes about a second
 COMPILE_ESTIMATE = "about a minute on 2 cores"
 """What the compile notice promises (``mc-threat bench`` measures it: ``compile_s``)."""
 
@@ -219,31 +217,35 @@ def _pin_numba_threads_env() -> None:
 
 
 def _compile_announced(dispatcher, signature, what: str) -> float | None:
-    """Load ``dispatcher`` for ``signature`` from the cache or compile it; announce a
-    compile that takes longer than a cache load, once. Returns the seconds spent if it
-    compiled, else None."""
+    """Load ``dispatcher`` for ``signature`` from numba's cache or compile it, announcing a
+    compile (before it starts) and its duration. Returns the seconds spent if it compiled,
+    else None."""
     import numba
 
-    misses = sum(dispatcher.stats.cache_misses.values())
-
-    def announce():
+    if not _in_cache(dispatcher, signature):
         log.warning("mc-threat: compiling %s for this machine (once per install and "
                     "machine; %s); later runs load it from numba's cache in %s", what,
                     COMPILE_ESTIMATE, numba.config.CACHE_DIR or "the package's __pycache__")
-
-    timer = threading.Timer(_COMPILE_NOTICE_SECONDS, announce)
-    timer.daemon = True
+    misses = sum(dispatcher.stats.cache_misses.values())
     t0 = time.perf_counter()
-    timer.start()
-    try:
-        dispatcher.compile(signature)
-    finally:
-        timer.cancel()
+    dispatcher.compile(signature)
     seconds = time.perf_counter() - t0
     if sum(dispatcher.stats.cache_misses.values()) == misses:
         return None
     log.warning("mc-threat: compiled %s in %.0f s (pid %d)", what, seconds, os.getpid())
     return seconds
+
+
+def _in_cache(dispatcher, signature) -> bool:
+    """Whether numba's on-disk cache holds a fresh copy of ``signature`` (reads only the
+    small index file, through numba internals: if they change, this says False and the
+    notice merely comes before a cache load)."""
+    try:
+        cache = dispatcher._cache
+        key = cache._index_key(signature, dispatcher.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 - numba internals; only decides whether to announce
+        return False
 
 
 def merge_chunks(partials: np.ndarray) -> np.ndarray:
