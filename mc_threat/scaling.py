@@ -157,9 +157,17 @@ def measure(quick: bool = False) -> dict:
         res["efficiency"] = efficiency(ex, (0.05,) if quick else (0.05, 0.25, 1.0, 2.0),
                                        points=2 if quick else 16,
                                        systems=10_000 if quick else 400_000)
+        res["worker_peak_rss_mib"] = max(ex.client.run(_peak_rss_mib).values())
     finally:
         ex.close()
     return res
+
+
+def _peak_rss_mib() -> float:
+    """Peak resident memory of this process (run on each worker)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def report(res: dict) -> str:
@@ -181,4 +189,5 @@ def report(res: dict) -> str:
                      f"{e['raw_s_per_task_one_core']:.2f} s (one core); raw kernel "
                      f"{e['raw_s']:.2f} s, sweep {e['sweep_s']:.2f} s, "
                      f"efficiency {100 * e['efficiency']:.0f} %")
+    lines.append(f"peak memory of a worker process: {res['worker_peak_rss_mib']:.0f} MiB")
     return "\n".join(lines)
