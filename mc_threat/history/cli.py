@@ -56,6 +56,8 @@ def add_history_parser(subparsers):
                    f"score (default {DEFAULT_SEARCH_PERMUTATIONS})")
     s.add_argument("--cases", action="store_true", help="add leave-one-case-out over the "
                    "three shipped cases")
+    h.add_argument("--compare-intents", action="store_true", help="add the panel under every "
+                   f"intent source ({', '.join(INTENT_SOURCES)}) side by side")
     h.add_argument("--json", action="store_true", help="JSON on stdout")
     h.add_argument("--summary", action="store_true", help="table: the panel only, no line "
                    "per year")
@@ -118,6 +120,12 @@ def cmd_history(args) -> int:
         from .search import leave_one_case_out
 
         h.result.setdefault("out_of_sample", {})["leave_one_case_out"] = leave_one_case_out()
+    if args.compare_intents:
+        from .panel import compare_intents
+
+        h.result["intent_comparison"] = compare_intents(
+            args.region, years, params, permutations=args.permutations, seed=args.seed,
+            search=search)
     if args.out:
         write_store(h, Path(args.out), overwrite=args.overwrite)
     if args.json:
@@ -128,6 +136,10 @@ def cmd_history(args) -> int:
         from .output import oos_lines
 
         print("\n".join(oos_lines(h.result.get("out_of_sample"))))
+        if "intent_comparison" in h.result:
+            from .output import intent_lines
+
+            print("\n".join(intent_lines(h.result["intent_comparison"])))
         if args.out:
             print(f"results: {args.out}")
     return 0

@@ -212,3 +212,27 @@ def oos_lines(o: dict | None) -> list[str]:
                        f"{_f(v['held_out_in_sample_best'])}, defaults "
                        f"{_f(v['held_out_defaults'])}, majority null {_f(v['majority_null'])}")
     return out
+
+
+def intent_lines(c: dict) -> list[str]:
+    """Text of the intent-source comparison."""
+    from ..cli_case import _table
+
+    out = ["", f"intent sources compared ({c['region']} {c['years'][0]}-{c['years'][1]}, "
+           "balance of threat)"]
+    rows = [["source", "accuracy", "mcc", "perm mcc", "p", "test acc", "test mcc", "test p"]]
+    for k, v in c["sources"].items():
+        rows.append([k, _f(v["dyadic_accuracy"]), _f(v["mcc"]), _f(v["permutation_mean_mcc"]),
+                     _p(v["permutation_p"]), _f(v.get("test_accuracy")),
+                     _f(v.get("test_mcc")), _p(v.get("test_permutation_p"))])
+    out += _table(rows, right=set(range(1, 8)))
+    f = c.get("favoured")
+    if f:
+        out.append(f"favoured in the panel: {f['source']} (mcc {f['mcc_margin']:+.3f} over "
+                   f"{f['runner_up']}; higher in {f['years_higher']} years, lower in "
+                   f"{f['years_lower']}, equal in {f['years_equal']})")
+    g = c.get("favoured_out_of_sample")
+    if g:
+        out.append(f"favoured out of sample: {g['source']} (test mcc {g['test_mcc_margin']:+.3f}"
+                   f" over {g['runner_up']})")
+    return out

@@ -207,3 +207,50 @@ def to_json(h: History) -> dict:
     r["years"] = r.pop("years_detail")
     r["period"] = list(h.result["years"])
     return r
+
+
+def compare_intents(region: str, years: tuple[int, int], params: ModelParams | None = None,
+                    sources=None, permutations: int = DEFAULT_PERMUTATIONS,
+                    seed: int = DEFAULT_SEED, search: dict | None = None) -> dict:
+    """The panel under each intent source, side by side (balance of threat; balance of power
+    does not use intent). The favoured source has the highest pooled MCC; the margin is its
+    MCC minus the runner-up's, with the number of years in which its yearly MCC is higher,
+    lower or equal. With ``search``, each source's out-of-sample test MCC is added (the
+    fairer comparison: each source gets its own calibration on the training years)."""
+    from .data import INTENT_SOURCES
+
+    sources = tuple(sources or INTENT_SOURCES)
+    rows, yearly = {}, {}
+    for src in sources:
+        h = run_history(region, years, params, src, permutations, seed, search)
+        s = h.result["summary"]
+        if not s.get("years_scored"):
+            continue
+        b = s["balance_of_threat"]
+        p = s["baselines"]["permutation"]["balance_of_threat"]
+        rows[src] = {"dyadic_accuracy": b["dyadic_accuracy"], "mcc": b["mcc"],
+                     "mean_yearly_mcc": b["mean_yearly_mcc"],
+                     "permutation_mean_mcc": p["mean_mcc"], "permutation_p": p["p_value"]}
+        o = h.result.get("out_of_sample")
+        if o and "out_of_sample" in o:
+            rows[src]["test_mcc"] = o["out_of_sample"]["mcc"]
+            rows[src]["test_accuracy"] = o["out_of_sample"]["dyadic_accuracy"]
+            rows[src]["test_permutation_p"] = o["out_of_sample"]["permutation"]["p_value"]
+        yearly[src] = {e["year"]: e["balance_of_threat"]["mcc"]
+                       for e in h.result["years_detail"]}
+    out = {"region": region, "years": list(years), "sources": rows}
+    if len(rows) >= 2:
+        order = sorted(rows, key=lambda k: -rows[k]["mcc"])
+        a, b = order[0], order[1]
+        diffs = [yearly[a][y] - yearly[b][y] for y in yearly[a]]
+        out["favoured"] = {"source": a, "runner_up": b,
+                           "mcc_margin": rows[a]["mcc"] - rows[b]["mcc"],
+                           "years_higher": int(sum(d > 0 for d in diffs)),
+                           "years_lower": int(sum(d < 0 for d in diffs)),
+                           "years_equal": int(sum(d == 0 for d in diffs))}
+        if all("test_mcc" in r for r in rows.values()):
+            t = sorted(rows, key=lambda k: -rows[k]["test_mcc"])
+            out["favoured_out_of_sample"] = {
+                "source": t[0], "runner_up": t[1],
+                "test_mcc_margin": rows[t[0]]["test_mcc"] - rows[t[1]]["test_mcc"]}
+    return out
