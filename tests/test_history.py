@@ -383,3 +383,49 @@ def test_predict_matches_case_evaluation():
     same = ev.threat.bloc[:, None] == ev.threat.bloc[None, :]
     assert np.array_equal(bt[0][:, None] == bt[0][None, :], same)
     assert default_params().reach == 1000.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Intent sources compared; Walt's claims
+# ---------------------------------------------------------------------------------------------
+
+
+def test_compare_intents_small():
+    from mc_threat.history.panel import compare_intents
+
+    c = compare_intents("europe", (1905, 1908), sources=("mid", "td", "mid+td"),
+                        permutations=10)
+    assert set(c["sources"]) == {"mid", "td", "mid+td"}
+    f = c["favoured"]
+    assert c["sources"][f["source"]]["mcc"] >= max(v["mcc"] for v in c["sources"].values())
+    assert f["years_higher"] + f["years_lower"] + f["years_equal"] == 4
+
+
+def test_claims_report(capsys):
+    from mc_threat.cases import load_case
+    from mc_threat.history.claims import run_claims
+
+    r = run_claims(points=30, draws=4)
+    # 1955: fifteen NATO members against eight of the Warsaw Pact (the case's coding)
+    b = r["b_1955_sided_with_the_stronger"]
+    assert b["record"] == {"sizes": [15, 8], "holds": True}
+    assert b["power"]["USA"] > b["power"]["USSR"]
+    # 1914: Entente CINC over Central Powers CINC, summed from the case table directly
+    case = load_case("europe_1914")
+    ent = sum(p for p, s in zip(case.power, case.observed, strict=True) if s == "entente")
+    cen = sum(p for p, s in zip(case.power, case.observed, strict=True) if s == "central")
+    a = r["a_coalition_against_germany"]["europe_1914"]
+    assert a["record"]["power_ratio"] == pytest.approx(ent / cen)
+    # 2004: the 26 NATO members alone are allied with the US, and hold far more CINC than
+    # Russia and China with their allies
+    c = r["c_2004_no_counterbalancing"]["record"]
+    assert c["allied_with_us"] >= 26 and c["holds"]
+    for e in (a, b):
+        for k in ("balance_of_threat", "balance_of_power"):
+            assert 0.0 <= e["calibrated_region"][k]["share_holds"] <= 1.0
+            assert e["attribute_uncertainty"][k]["draws"] == 4
+    code, out, err = run(["claims", "--points", "20", "--draws", "2"], capsys)
+    assert code == 0, err
+    assert "(a)" in out and "(b)" in out and "(c)" in out
+    code, out, err = run(["claims", "--points", "0"], capsys)
+    assert code == 2 and err.startswith("mc-threat: error: --points")

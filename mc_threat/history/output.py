@@ -236,3 +236,60 @@ def intent_lines(c: dict) -> list[str]:
         out.append(f"favoured out of sample: {g['source']} (test mcc {g['test_mcc_margin']:+.3f}"
                    f" over {g['runner_up']})")
     return out
+
+
+def _fmt_metric(m) -> str:
+    if isinstance(m, dict):
+        return f"{m['states_against_us']} states, power ratio {m['power_ratio']:.2f}"
+    if isinstance(m, (list, tuple)):
+        return f"{m[0]} vs {m[1]} states"
+    return f"power ratio {m:.2f}"
+
+
+def _claim_rows(label: str, e: dict) -> list[str]:
+    d = e["defaults"]
+    out = [f"  {label}"]
+    rec = e["record"]
+    if "power_ratio" in rec:
+        out.append(f"    record: power ratio {rec['power_ratio']:.2f} -> "
+                   f"{'holds' if rec['holds'] else 'does not hold'}")
+    elif "sizes" in rec:
+        out.append(f"    record: {rec['sizes'][0]} vs {rec['sizes'][1]} states -> "
+                   f"{'holds' if rec['holds'] else 'does not hold'}")
+    else:
+        out.append(f"    record (ATOP defense/offense): {rec['allied_with_us']} states allied "
+                   f"with the US (CINC {rec['power_allied_with_us']:.3f}) vs "
+                   f"{rec['allied_with_russia_or_china_not_us']} allied with Russia or China "
+                   f"and not the US (CINC {rec['power_allied_with_russia_or_china_not_us']:.3f})"
+                   f" -> {'holds' if rec['holds'] else 'does not hold'}")
+    for k, name in (("balance_of_threat", "balance of threat"),
+                    ("balance_of_power", "balance of power")):
+        r = e["calibrated_region"][k]
+        u = e.get("attribute_uncertainty", {}).get(k)
+        out.append(f"    {name}: defaults {_fmt_metric(d[k])} -> "
+                   f"{'holds' if d['holds'][k] else 'does not hold'}; holds at "
+                   f"{100 * r['share_holds']:.0f} % of the {r['points']} calibrated points"
+                   + (f", in {100 * u['share_holds']:.0f} % of {u['draws']} perturbed draws"
+                      if u else ""))
+    return out
+
+
+def claims_lines(r: dict) -> list[str]:
+    """Text of ``mc-threat claims``."""
+    cr = r["calibrated_region"]
+    out = [f"Walt's claims (calibrated region: {cr['kept']} of {cr['points']} LHS points with "
+           f"mean accuracy over the three cases within {cr['tolerance']} of the best, "
+           f"{cr['best_mean_accuracy']:.3f}; {r['draws']} perturbed draws, seed {r['seed']})"]
+    a = r["a_coalition_against_germany"]
+    out += ["", f"(a) {a['claim']}", f"    metric: {a['metric']}"]
+    for name in ("europe_1914", "europe_1936"):
+        out += _claim_rows(name, a[name])
+    b = r["b_1955_sided_with_the_stronger"]
+    out += ["", f"(b) {b['claim']} (CINC USA {b['power']['USA']:.3f}, USSR "
+            f"{b['power']['USSR']:.3f})", f"    metric: {b['metric']}"]
+    out += _claim_rows("coldwar_1955", b)
+    c = r["c_2004_no_counterbalancing"]
+    out += ["", f"(c) {c['claim']}", f"    metric: {c['metric']}"]
+    out += _claim_rows(f"global {c['year']} ({c['states']} states; NMC v7.0 documents 2004, "
+                       "not provisional)", c)
+    return out
