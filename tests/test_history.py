@@ -429,3 +429,50 @@ def test_claims_report(capsys):
     assert "(a)" in out and "(b)" in out and "(c)" in out
     code, out, err = run(["claims", "--points", "0"], capsys)
     assert code == 2 and err.startswith("mc-threat: error: --points")
+
+
+# ---------------------------------------------------------------------------------------------
+# Neutrals
+# ---------------------------------------------------------------------------------------------
+
+
+def test_match_with_neutrals_by_hand():
+    from mc_threat.history.neutrals import match_with_neutrals
+
+    # blocs {0,1} {2,3} {4}: sides a a b b, state 4 neutral: everything right, bloc {4} is
+    # matched to no side and so predicts neutral
+    c, pred = match_with_neutrals([0, 0, 1, 1, 2], [0, 0, 1, 1, 2], 2)
+    assert c == 5 and pred.tolist() == [0, 0, 1, 1, 2]
+    # one bloc {0,1,2} holding one 'a' and two neutrals, bloc {3} = 'b': leaving the big bloc
+    # unmatched (2 neutrals right) beats matching it to 'a' (1 right): 3 correct
+    c, pred = match_with_neutrals([0, 0, 0, 1], [0, 2, 2, 1], 2)
+    assert c == 3 and pred.tolist() == [2, 2, 2, 1]
+
+
+def test_match_with_neutrals_equals_case_matching_without_neutrals():
+    # with no observed neutral the rule is the cases' one-to-one matching
+    from mc_threat.cases import best_matching
+    from mc_threat.history.neutrals import match_with_neutrals
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(2, 9))
+        bloc = rng.integers(0, 2 * n, n)
+        side = rng.integers(-1, 3, n)
+        assert match_with_neutrals(bloc, side, 3)[0] == best_matching(bloc, side, 3)[0]
+
+
+def test_neutral_cases(capsys):
+    from mc_threat.history.neutrals import score_case_with_neutrals
+
+    r = score_case_with_neutrals("coldwar_1955", permutations=20)
+    # Austria joins the state system on 27 July 1955: not in the 1 July system
+    assert r["left_out"] == [305] and r["n_neutral"] == 6 and r["n_scored"] == 29
+    r = score_case_with_neutrals("europe_1914", permutations=20)
+    assert r["n_neutral"] == 6 and r["n_scored"] == 19 and r["left_out"] == []
+    assert sorted(r["observed"]).count("neutral") == 6
+    v = r["balance_of_threat"]
+    assert v["neutrals_correct"] + v["belligerents_correct"] == v["correct"]
+    code, out, err = run(["history", "--years", "1914", "--permutations", "5",
+                          "--search-points", "0", "--neutrals"], capsys)
+    assert code == 0 and "with the record's neutrals" in out

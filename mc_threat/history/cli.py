@@ -58,6 +58,8 @@ def add_history_parser(subparsers):
                    "three shipped cases")
     h.add_argument("--compare-intents", action="store_true", help="add the panel under every "
                    f"intent source ({', '.join(INTENT_SOURCES)}) side by side")
+    h.add_argument("--neutrals", action="store_true", help="add europe_1914 and coldwar_1955 "
+                   "with the record's neutral states scored beside the belligerents")
     h.add_argument("--json", action="store_true", help="JSON on stdout")
     h.add_argument("--summary", action="store_true", help="table: the panel only, no line "
                    "per year")
@@ -159,6 +161,11 @@ def cmd_history(args) -> int:
         h.result["intent_comparison"] = compare_intents(
             args.region, years, params, permutations=args.permutations, seed=args.seed,
             search=search)
+    if args.neutrals:
+        from .neutrals import NEUTRALS, score_case_with_neutrals
+
+        h.result["neutrals"] = [score_case_with_neutrals(c, params, seed=args.seed)
+                                for c in NEUTRALS]
     if args.out:
         write_store(h, Path(args.out), overwrite=args.overwrite)
     if args.json:
@@ -169,6 +176,11 @@ def cmd_history(args) -> int:
         from .output import oos_lines
 
         print("\n".join(oos_lines(h.result.get("out_of_sample"))))
+        if "neutrals" in h.result:
+            from .neutrals import neutral_lines
+
+            for r in h.result["neutrals"]:
+                print("\n" + "\n".join(neutral_lines(r)))
         if "intent_comparison" in h.result:
             from .output import intent_lines
 

@@ -250,15 +250,16 @@ def _intent(source: str, codes: list[int], year: int, data: HistoryData) -> np.n
 
 
 def build_year(year: int, region: str, intent: str = "mid",
-               data: HistoryData | None = None) -> YearSystem:
-    """The state system of ``region`` in ``year`` by the rules of this module."""
+               data: HistoryData | None = None, only=None) -> YearSystem:
+    """The state system of ``region`` in ``year`` by the rules of this module (``only``: a
+    set of COW codes to keep, e.g. a case's states; offense is scaled within them)."""
     data = data or load_history()
     date = _dt.date(year, 7, 1)
     codes, lat, lon, pw, milper, tpop, dropped = [], [], [], [], [], [], []
     for c in sorted(data.membership):
         if not any(a <= date <= b for a, b in data.membership[c]):
             continue
-        if not in_region(c, region, date, data):
+        if not in_region(c, region, date, data) or (only is not None and c not in only):
             continue
         nmc = data.nmc.get((c, year))
         if nmc is None or not nmc[0] > 0:
