@@ -235,6 +235,7 @@ def test_json_recomputes_from_extract_and_blocs(capsys):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["region"] == "europe" and set(doc) >= {"years", "summary", "period"}
+    assert doc["out_of_sample"] is None  # --search-points 0
     spells = [tuple(int(x) for x in (r["ccode1"], r["ccode2"], r["start"], r["end"]))
               for r in csv.DictReader(open(D.data_dir() / "atop_defense_offense_spells.csv"))]
     pooled = np.zeros(4, int)
@@ -476,3 +477,19 @@ def test_neutral_cases(capsys):
     code, out, err = run(["history", "--years", "1914", "--permutations", "5",
                           "--search-points", "0", "--neutrals"], capsys)
     assert code == 0 and "with the record's neutrals" in out
+
+
+def test_json_out_of_sample_section(capsys, tmp_path):
+    import xarray as xr
+
+    code, out, err = run(["history", "--years", "1900-1925", "--permutations", "10",
+                          "--search-points", "4", "--search-permutations", "3", "--train",
+                          "1900-1910", "--test", "1919-1925", "--json", "--out",
+                          tmp_path / "h.zarr"], capsys)
+    assert code == 0, err
+    o = json.loads(out)["out_of_sample"]
+    assert o["train"] == [1900, 1910] and o["test"] == [1919, 1925]
+    assert 0 <= o["best_point"]["index"] < 4 and o["search_null"]["permutations"] == 3
+    assert 0 < o["out_of_sample"]["permutation"]["p_value"] <= 1
+    ds = xr.open_zarr(tmp_path / "h.zarr")
+    assert json.loads(ds.attrs["out_of_sample"]) == o

@@ -154,7 +154,9 @@ def cmd_history(args) -> int:
     if args.cases:
         from .search import leave_one_case_out
 
-        h.result.setdefault("out_of_sample", {})["leave_one_case_out"] = leave_one_case_out()
+        if h.result.get("out_of_sample") is None:
+            h.result["out_of_sample"] = {}
+        h.result["out_of_sample"]["leave_one_case_out"] = leave_one_case_out()
     if args.compare_intents:
         from .panel import compare_intents
 

@@ -11,8 +11,9 @@ Store layout (one zarr v3 directory, read with ``xarray.open_zarr``)::
     entry                state-years, in year order and increasing COW code within a year
     entry_year, ccode, power, offense, bot_bloc, bop_bloc  (entry,)
     allied_pair          observed allied pairs: allied_year, allied_ccode1, allied_ccode2
-    attrs                region, period, intent, params, seed, permutations, summary and
-                         out_of_sample (JSON), sources, config_hash, versions, created
+    attrs                region, period, intent, params, seed, permutations, summary,
+                         out_of_sample, intent_comparison and neutrals (JSON, the last two
+                         when asked for), sources, config_hash, versions, created
 
 The store obeys the shared rule (``mc_threat.store.check_new_store``): an existing path is
 replaced only with ``overwrite`` and only if it is an mc-threat store or an empty directory.
@@ -87,6 +88,7 @@ def dataset(h: History):
         "sources": json.dumps(r["sources"]),
         "bloc_labels": "within a year of n states (ccodes increasing): n + t is the coalition "
                        "against the t-th state, r < n the neutral root r",
+        **{k: json.dumps(r[k]) for k in ("intent_comparison", "neutrals") if k in r},
         "config_hash": h.config_hash(),
         "versions": json.dumps(versions()), "created": now(),
     })

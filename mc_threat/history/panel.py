@@ -193,6 +193,7 @@ def run_history(region: str, years: tuple[int, int], params: ModelParams | None 
         "summary": summarize(pairs, permutations),
         "sources": list(CITATIONS),
     }
+    result["out_of_sample"] = None
     if search is not None:
         from .search import out_of_sample
 
