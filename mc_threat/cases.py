@@ -26,6 +26,14 @@ the best one-to-one matching of blocs to sides (each side receives at most one b
 bloc at most one side; states of an unmatched bloc are on no side, hence wrong). Among equally
 good matchings the first is taken with blocs in increasing label order and sides in their
 listed order, and a bloc is only matched to a side it has a scored member of.
+
+Null models
+-----------
+Every accuracy comes with its nulls (:func:`majority_null`: one bloc for all, matched to the
+largest side; :func:`permutation_null`: the predicted blocs, sizes kept, assigned to the
+states at random) and, after a calibration, the permutation test of the search itself
+(:func:`search_null`: the best accuracy over the sweep against permuted observed sides). See
+docs/history.md.
 """
 
 from __future__ import annotations
