@@ -26,6 +26,14 @@ the best one-to-one matching of blocs to sides (each side receives at most one b
 bloc at most one side; states of an unmatched bloc are on no side, hence wrong). Among equally
 good matchings the first is taken with blocs in increasing label order and sides in their
 listed order, and a bloc is only matched to a side it has a scored member of.
+
+Null models
+-----------
+Every accuracy comes with its nulls (:func:`majority_null`: one bloc for all, matched to the
+largest side; :func:`permutation_null`: the predicted blocs, sizes kept, assigned to the
+states at random) and, after a calibration, the permutation test of the search itself
+(:func:`search_null`: the best accuracy over the sweep against permuted observed sides). See
+docs/history.md.
 """
 
 from __future__ import annotations
@@ -78,9 +86,12 @@ __all__ = [
     "find_case",
     "great_circle_km",
     "load_case",
+    "majority_null",
     "make_case",
     "open_calibration",
+    "permutation_null",
     "perturbed_attributes",
+    "search_null",
     "shipped_cases",
     "summarize_calibration",
 ]
@@ -1004,6 +1015,24 @@ class CaseEvaluation:
     threat: PassResult
     power: PassResult
 
+    def null_models(self, permutations: int = 1000) -> dict:
+        """The majority null and the permutation null of both passes (seed: the case's
+        ``calibrate.seed``), see :func:`majority_null` and :func:`permutation_null`."""
+        cached = self.__dict__.get("_nulls")
+        if cached is None or cached[0] != permutations:
+            seed = self.case.calibrate.seed
+            cached = (permutations, {
+                "majority": majority_null(self.case),
+                "permutation": {
+                    "balance_of_threat": permutation_null(self.case, self.threat.bloc,
+                                                          self.threat.correct, permutations,
+                                                          seed),
+                    "balance_of_power": permutation_null(self.case, self.power.bloc,
+                                                         self.power.correct, permutations,
+                                                         seed)}})
+            object.__setattr__(self, "_nulls", cached)
+        return cached[1]
+
     def to_dict(self) -> dict:
         """Everything as plain JSON-ready Python objects."""
         c = self.case
@@ -1041,6 +1070,7 @@ class CaseEvaluation:
             "params": params_dict(p),
             "accuracy": {"balance_of_threat": pass_dict(self.threat),
                          "balance_of_power": pass_dict(self.power)},
+            "null_models": self.null_models(),
             "states": states,
             "threat_matrix": {"states": list(c.abb), "rows": "perceiver i", "columns":
                               "candidate j", "values": tm},
@@ -1214,7 +1244,8 @@ def _stats(x: np.ndarray) -> np.ndarray:
 def calibrate_case(case: Case, out=None, *, sweep: Mapping | None = None,
                    draws: int | None = None, seed: int | None = None,
                    overwrite: bool = False, progress: bool = False,
-                   chunk: int = 64, threads: int | None = None) -> Calibration:
+                   chunk: int = 64, threads: int | None = None,
+                   null_permutations: int | None = None) -> Calibration:
     """Sweep the model parameters over a case, with attribute uncertainty.
 
     Parameters
@@ -1228,6 +1259,8 @@ def calibrate_case(case: Case, out=None, *, sweep: Mapping | None = None,
     progress : show a progress bar
     chunk, threads : points per task and threads (default: the CPUs this process may use);
         results do not depend on either
+    null_permutations : permuted observations of the search's permutation test (default
+        :data:`SEARCH_NULL_PERMUTATIONS`; 0 skips it)
 
     Every point sees the same perturbed draws (common random numbers). See docs/cases.md for
     the stored variables and how the best point and its robustness are defined.
@@ -1294,11 +1327,20 @@ def calibrate_case(case: Case, out=None, *, sweep: Mapping | None = None,
                     bar.update(done)
         if bar is not None:
             bar.close()
-    seconds = time.time() - started
     ds = _dataset(case, names, values, configs, params, nominal, correct, bop_correct,
                   c_draws, b_draws, side_count, bop_side_count, choice_count, draws, seed,
                   kind, problem, dropped)
     summary = summarize_calibration(ds, case)
+    b = summary["best"]["point"]
+    summary["null_models"] = {
+        "majority": majority_null(case),
+        "permutation_at_best": permutation_null(case, nominal["bloc"][b],
+                                                int(correct[b]), seed=seed),
+        "search": search_null(case, nominal["bloc"], int(correct[b]),
+                              SEARCH_NULL_PERMUTATIONS if null_permutations is None
+                              else null_permutations, seed=seed),
+    }
+    seconds = time.time() - started
     summary["seconds"] = seconds
     ds.attrs.update({"started": t_start, "finished": now(), "seconds": seconds,
                      "versions": json.dumps(versions()),
@@ -1567,3 +1609,85 @@ def summarize_calibration(ds, case: Case) -> dict:
         },
     }
     return summary
+
+
+# =============================================================================================
+# Null models beside every case accuracy
+# =============================================================================================
+
+NULL_PERMUTATIONS = 1000
+"""Random bloc assignments behind the permutation null of ``mc-threat case``."""
+
+SEARCH_NULL_PERMUTATIONS = 200
+"""Permuted observations behind the permutation test of a calibration search."""
+
+
+def majority_null(case: Case) -> dict:
+    """Every state in one bloc: matched to the largest observed side, so the correct count is
+    that side's number of scored states (``europe_1914``: "everyone is in the Entente")."""
+    side = case.side_codes
+    k = len(case.sides)
+    counts_ = [int((side == s).sum()) for s in range(k)]
+    best = int(np.argmax(counts_))
+    return {"side": case.sides[best], "correct": counts_[best],
+            "accuracy": counts_[best] / case.n_scored}
+
+
+def permutation_null(case: Case, bloc, correct: int, permutations: int = NULL_PERMUTATIONS,
+                     seed: int = 0) -> dict:
+    """The prediction's blocs, sizes kept, assigned to the states at random (``R`` seeded
+    permutations of the bloc vector), each scored by the best matching: their mean accuracy
+    and ``p = (1 + #{r : correct_r >= correct}) / (1 + R)``."""
+    side = np.ascontiguousarray(case.side_codes, np.int32)
+    bloc = np.ascontiguousarray(bloc, np.int32)
+    k = len(case.sides)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 16]))
+    perms = rng.permuted(np.tile(np.arange(case.n), (permutations, 1)), axis=1)
+    got = np.empty(permutations, np.int64)
+    _score_rows(np.ascontiguousarray(bloc[perms]), side, k, got)
+    m = case.n_scored
+    return {"permutations": permutations, "seed": seed,
+            "mean_accuracy": float(got.mean() / m) if permutations else None,
+            "p_value": (1 + int((got >= correct).sum())) / (1 + permutations)}
+
+
+def search_null(case: Case, blocs, best_correct: int,
+                permutations: int = SEARCH_NULL_PERMUTATIONS, seed: int = 0) -> dict:
+    """The permutation test of a search: the observed sides are permuted among the scored
+    states (``R`` seeded permutations), every point's nominal blocs (``blocs`` (P, n)) are
+    scored against them, and the best correct count over the points is kept. Returns the
+    null distribution's median, 95th percentile and maximum accuracy and
+    ``p = (1 + #{r : best_r >= best}) / (1 + R)``."""
+    side = case.side_codes
+    scored = np.nonzero(side >= 0)[0]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 17]))
+    blocs = np.ascontiguousarray(blocs, np.int32)
+    k = len(case.sides)
+    best = np.empty(permutations, np.int64)
+    got = np.empty(blocs.shape[0], np.int64)
+    for r in range(permutations):
+        s = side.copy()
+        s[scored] = side[rng.permutation(scored)]
+        _score_rows(blocs, np.ascontiguousarray(s, np.int32), k, got)
+        best[r] = got.max()
+    m = case.n_scored
+    if permutations == 0:
+        return {"permutations": 0}
+    return {"permutations": permutations, "seed": seed,
+            "best_accuracy_median": float(np.median(best) / m),
+            "best_accuracy_q95": float(np.quantile(best, 0.95) / m),
+            "best_accuracy_max": float(best.max() / m),
+            "p_value": (1 + int((best >= best_correct).sum())) / (1 + permutations)}
+
+
+@njit(cache=True)
+def _score_rows(blocs, side, k, out):
+    """Best-matching correct count of every row of ``blocs`` (R, n) against ``side``."""
+    R, n = blocs.shape
+    counts = np.empty((2 * n, k), np.int64)
+    labels = np.empty(2 * n, np.int64)
+    best = np.empty((n + 1, 1 << k), np.int64)
+    assign = np.empty(2 * n, np.int64)
+    pred = np.empty(n, np.int64)
+    for r in range(R):
+        out[r] = _match(blocs[r], side, k, counts, labels, best, assign, pred)

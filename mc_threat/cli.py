@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_analysis_parsers(sub)  # sensitivity, plot
     add_case_parser(sub).set_defaults(func=cmd_case)
+    from .history.cli import add_history_parser
+
+    add_history_parser(sub)  # history (issue 16)
     return p
 
 

@@ -236,9 +236,22 @@ def format_evaluation(ev, matrix: bool = False) -> str:
     lines += ["",
               f"accuracy  balance of threat: {t.correct}/{t.n_scored} = {t.accuracy:.3f}"
               f"    balance of power: {p.correct}/{p.n_scored} = {p.accuracy:.3f}",
+              *null_lines(ev.null_models(), t.n_scored),
               "matching  threat: " + _matching(t.matching(c)),
               "          power:  " + _matching(p.matching(c))]
     return "\n".join(lines)
+
+
+def null_lines(nm: dict, m: int) -> list[str]:
+    """The null models beside a case accuracy (``CaseEvaluation.null_models``)."""
+    mj = nm["majority"]
+    pt, pp = nm["permutation"]["balance_of_threat"], nm["permutation"]["balance_of_power"]
+    return [f"null      majority (one bloc for all, matched to '{mj['side']}'): "
+            f"{mj['correct']}/{m} = {mj['accuracy']:.3f}",
+            f"          permutation (the predicted blocs assigned at random, "
+            f"{pt['permutations']} draws): mean {pt['mean_accuracy']:.3f}, p = "
+            f"{pt['p_value']:.3f} (threat); mean {pp['mean_accuracy']:.3f}, p = "
+            f"{pp['p_value']:.3f} (power)"]
 
 
 def _matching(m: dict) -> str:
@@ -272,6 +285,7 @@ def format_calibration(s: dict) -> str:
         f"best point #{b['point']}: balance of threat {b['correct']}/{m} = {b['accuracy']:.3f}"
         f"   (balance of power at the same point: {s['balance_of_power']['at_best']['correct']}"
         f"/{m} = {s['balance_of_power']['at_best']['accuracy']:.3f})",
+        *_calibration_null_lines(s.get("null_models"), m),
         "  weight shares w/W: " + ", ".join(f"{k} {v:.3f}" for k, v in
                                              b["weight_shares"].items()),
         f"  form {p['form']}, reach {p['reach']:.4g} km, bandwagon_ratio "
@@ -314,6 +328,22 @@ def format_calibration(s: dict) -> str:
                      st["bop_predicted"] or "-"])
     lines += _table(rows, right=set(range(3, 3 + len(sides))))
     return "\n".join(lines)
+
+
+def _calibration_null_lines(nm: dict | None, m: int) -> list[str]:
+    if not nm:
+        return []
+    mj, pb, sr = nm["majority"], nm["permutation_at_best"], nm["search"]
+    out = [f"  null: majority (one bloc for all, matched to '{mj['side']}') {mj['correct']}/{m}"
+           f" = {mj['accuracy']:.3f}; the best point's blocs assigned at random: mean "
+           f"{pb['mean_accuracy']:.3f}, p = {pb['p_value']:.3f} ({pb['permutations']} draws)"]
+    if sr.get("permutations"):
+        out.append(f"  null of the search (the same sweep against {sr['permutations']} "
+                   f"permutations of the observed sides): best accuracy median "
+                   f"{sr['best_accuracy_median']:.3f}, 95th percentile "
+                   f"{sr['best_accuracy_q95']:.3f}, max {sr['best_accuracy_max']:.3f}; "
+                   f"p = {sr['p_value']:.3f}")
+    return out
 
 
 def _cmd_calibrate(args, case) -> int:
