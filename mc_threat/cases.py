@@ -73,7 +73,7 @@ from .kernels.threat import (
     threat_matrix_one,
 )
 from .model import params_vector
-from .store import coord_values
+from .store import check_new_store, coord_values
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -1265,7 +1265,6 @@ def calibrate_case(case: Case, out=None, *, sweep: Mapping | None = None,
     Every point sees the same perturbed draws (common random numbers). See docs/cases.md for
     the stored variables and how the best point and its robustness are defined.
     """
-    from .store import StoreError
 
     cal = case.calibrate
     draws = cal.draws if draws is None else draws
@@ -1274,8 +1273,7 @@ def calibrate_case(case: Case, out=None, *, sweep: Mapping | None = None,
         raise ConfigError(f"draws: must be >= 0, got {draws}")
     if out is not None:
         out = Path(out)
-        if out.exists() and not overwrite:
-            raise StoreError(f"{out}: already exists; use --overwrite to replace it")
+        _check_out(out, overwrite)  # before the work: refuse early
     sweep = sweep if sweep is not None else (cal.sweep if cal.sweep is not None
                                              else DEFAULT_SWEEP)
     names, values, configs, kind, problem, dropped = _resolve_design(case.model, sweep)
@@ -1481,21 +1479,25 @@ def _dataset(case, names, values, configs, params, nominal, correct, bop_correct
 
 
 def _write_store(ds, out: Path, overwrite: bool) -> None:
-    import shutil
+    """Write the calibration store under the shared rule: ``--overwrite`` replaces only an
+    mc-threat store or an empty directory (:func:`mc_threat.store.check_new_store`)."""
+    from .store import _remove
 
-    from .store import StoreError
-
-    if out.exists():
-        if not overwrite:
-            raise StoreError(f"{out}: already exists; use --overwrite to replace it")
-        if out.is_dir():
-            shutil.rmtree(out)
-        else:
-            out.unlink()
+    _check_out(out, overwrite)
+    if out.exists() or out.is_symlink():
+        _remove(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=True)
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    from .store import StoreError
+
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise StoreError(f"{out}: already exists; use --overwrite to replace it")
+    check_new_store(out, overwrite=True)  # replaces only an mc-threat store or empty dir
 
 
 def open_calibration(path):

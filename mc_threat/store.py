@@ -171,7 +171,9 @@ def check_new_store(path, *, overwrite: bool = False) -> None:
                          "another --out)")
     root, _ = _read_json(path / "zarr.json")
     work, _ = _read_json(path / "_work" / "zarr.json")
-    if root is not None and "config_hash" not in root.get("attributes", {}) and work is None:
+    attrs = root.get("attributes", {}) if root is not None else {}
+    ours = "config_hash" in attrs or "case_fingerprint" in attrs  # a sweep or a calibration
+    if root is not None and not ours and work is None:
         raise StoreError(f"{path}: is a zarr store but not mc-threat results; --overwrite "
                          "replaces only results stores (remove it yourself, or choose "
                          "another --out)")

@@ -957,3 +957,27 @@ def test_default_calibration_of_a_shipped_case_is_fast(tmp_path):
     assert cal.summary["points"] == 4000 and cal.summary["draws"] == 200
     assert elapsed < 60, elapsed
     assert 0 < cal.summary["best"]["accuracy"] <= 1
+
+
+def test_calibrate_overwrite_never_deletes_user_files(tmp_path, capsys):
+    """--overwrite replaces a calibration store or an empty directory, never a directory of
+    someone else's files (it once deleted a thesis): refused before any work, untouched."""
+    from conftest import snapshot
+
+    theirs = tmp_path / "thesis"
+    theirs.mkdir()
+    (theirs / "thesis.tex").write_text("\\documentclass{article}")
+    before = snapshot(theirs)
+    argv = ["case", "europe_1936", "--calibrate", "--samples", "8", "--draws", "0",
+            "--overwrite", "--out", theirs]
+    code, _, err = run_case_cli(argv, capsys)
+    assert code == 2 and "not an mc-threat results store" in err, err
+    assert err.count("mc-threat: error:") == 1 and "Traceback" not in err
+    assert snapshot(theirs) == before
+    # a calibration store and an empty directory are replaced
+    store = tmp_path / "cal.zarr"
+    assert run_case_cli([*argv[:-1], store], capsys)[0] == 0
+    assert run_case_cli([*argv[:-1], store], capsys)[0] == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_case_cli([*argv[:-1], empty], capsys)[0] == 0
