@@ -175,14 +175,24 @@ log = logging.getLogger("mc_threat")
 
 
 def sweep_kernel():
-    """The sweep kernel ``run_chunk``, ready for its one signature.
+    """The sweep kernel ``run_chunk``, ready for its one signature (see
+    :func:`prepare_sweep_kernel`)."""
+    from .kernels.engine import run_chunk
+
+    prepare_sweep_kernel()
+    return run_chunk
+
+
+def prepare_sweep_kernel() -> float:
+    """Make the sweep kernel ready in this process; returns the seconds spent compiling it
+    (0 when it was loaded from numba's cache, or was ready already).
 
     The first call in a process loads the kernel from numba's cache, or compiles it when
-    there is none (a fresh install, a new machine, a cluster node with its own cache). A
-    compile that takes long is announced once (a log line in a dask worker, a line on
-    stderr in the client) and timed. Then compiling is switched off for this dispatcher:
-    a call with other argument types raises ``TypeError`` at once instead of compiling
-    inside a worker.
+    there is none (a fresh install, a new machine, a cluster node with its own cache); a
+    compile is announced before it starts (a log line in a dask worker, a line on stderr
+    in the client) and timed. Then compiling is switched off for this dispatcher: a call
+    with other argument types raises ``TypeError`` at once instead of compiling inside a
+    worker.
 
     Compiling is safe in any process: numba re-reads its ``NUMBA_*`` environment before
     each compile and refuses a ``NUMBA_NUM_THREADS`` that differs from the thread pool it
@@ -192,17 +202,12 @@ def sweep_kernel():
     """
     from .kernels.engine import RUN_CHUNK_SIGNATURE, run_chunk
 
-    if run_chunk._can_compile:
-        _pin_numba_threads_env()
-        seconds = _compile_announced(run_chunk, RUN_CHUNK_SIGNATURE, "the sweep kernel")
-        run_chunk.disable_compile()
-        if seconds is not None:
-            COMPILE_SECONDS.append(seconds)
-    return run_chunk
-
-
-COMPILE_SECONDS: list[float] = []
-"""Seconds spent compiling (not loading) kernels in this process, for throughput reports."""
+    if not run_chunk._can_compile:
+        return 0.0
+    _pin_numba_threads_env()
+    seconds = _compile_announced(run_chunk, RUN_CHUNK_SIGNATURE, "the sweep kernel")
+    run_chunk.disable_compile()
+    return seconds or 0.0
 
 
 def _pin_numba_threads_env() -> None:

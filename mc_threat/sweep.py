@@ -28,7 +28,7 @@ import numpy as np
 
 from .config import ConfigError, config_from_dict
 from .design import MAX_POINTS, design_points, design_size
-from .engine import COMPILE_SECONDS, Plan, block_groups, compute_task, make_plan, sweep_kernel
+from .engine import Plan, block_groups, compute_task, make_plan, prepare_sweep_kernel
 from .store import (
     Store,
     StoreError,
@@ -160,9 +160,7 @@ def warm_kernels() -> float:
     this process before any worker starts, so that workers sharing the cache load it
     instead of compiling it concurrently. Returns the seconds spent compiling (0 if the
     kernel was loaded)."""
-    before = len(COMPILE_SECONDS)
-    sweep_kernel()
-    return sum(COMPILE_SECONDS[before:])
+    return prepare_sweep_kernel()
 
 
 def worker_version() -> str:
