@@ -1,7 +1,8 @@
-"""``mc-threat sensitivity`` and ``mc-threat plot``: thin commands over
-:mod:`mc_threat.sensitivity` and :mod:`mc_threat.plot`.
+"""``mc-threat sensitivity``, ``mc-threat plot`` and ``mc-threat discover``: thin commands over
+:mod:`mc_threat.sensitivity`, :mod:`mc_threat.given_data`, :mod:`mc_threat.plot` and
+:mod:`mc_threat.discover`.
 
-:func:`add_analysis_parsers` registers both subcommands on the ``mc-threat`` subparsers and
+:func:`add_analysis_parsers` registers the subcommands on the ``mc-threat`` subparsers and
 sets each one's handler as ``func`` (``args.func(args)`` returns the exit status). Bad input
 raises :class:`~mc_threat.config.ConfigError` or :class:`~mc_threat.store.StoreError`, which
 ``mc_threat.cli.main`` prints as ``mc-threat: error:`` lines with exit status 2.
@@ -26,12 +27,30 @@ def _level(text: str) -> float:
     return value
 
 
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _density(text: str) -> float:
+    value = _number(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
 def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def add_analysis_parsers(subparsers) -> None:
-    """Register the ``sensitivity`` and ``plot`` subcommands on ``subparsers``."""
+    """Register the ``sensitivity``, ``plot`` and ``discover`` subcommands on
+    ``subparsers``."""
     s = subparsers.add_parser(
         "sensitivity", help="Sobol/Morris sensitivity indices of every outcome",
         description="Run (or resume) a Sobol or Morris sweep and analyse it with SALib; the "
@@ -74,6 +93,34 @@ def add_analysis_parsers(subparsers) -> None:
                    help="file formats (default: png,pdf)")
     p.add_argument("--quiet", action="store_true", help="do not list the files written")
     p.set_defaults(func=cmd_plot)
+
+    d = subparsers.add_parser(
+        "discover", help="scenario discovery: the boxes of factor space where an outcome "
+        "passes a threshold (PRIM or CART)",
+        description="Find the regions (boxes) of the swept factors where an outcome's point "
+        "mean is above (or below) a threshold, with EMA Workbench's PRIM or CART, on any sweep "
+        "or calibration store. Prints each box's limits, coverage, density and PRIM's quasi-p "
+        "values, draws the peeling trajectory, and stores the boxes in the store's group "
+        "discover/<method>-<outcome> (a rerun replaces only that group).")
+    d.add_argument("store", metavar="STORE", help="results store (.zarr)")
+    d.add_argument("--outcome", required=True, metavar="NAME", help="outcome variable")
+    side = d.add_mutually_exclusive_group(required=True)
+    side.add_argument("--above", type=_number, metavar="X",
+                      help="points of interest: outcome mean > X")
+    side.add_argument("--below", type=_number, metavar="X",
+                      help="points of interest: outcome mean < X")
+    d.add_argument("--method", choices=("prim", "cart"), default="prim",
+                   help="PRIM (default) or CART")
+    d.add_argument("--min-density", type=_density, metavar="D",
+                   help="density a box must reach (default 0.8 PRIM, 0.5 CART)")
+    d.add_argument("--mass-min", type=_level, default=0.05, metavar="M",
+                   help="smallest share of the points in a box (default 0.05)")
+    d.add_argument("--max-boxes", type=_positive_int, default=3, metavar="K",
+                   help="at most K boxes (default 3)")
+    d.add_argument("--figures", metavar="DIR", help="directory of the figure "
+                   "(default: <store name>_figures next to the store)")
+    d.add_argument("--json", action="store_true", help="print the result as JSON")
+    d.set_defaults(func=cmd_discover)
 
 
 def _is_store(path: Path) -> bool:
@@ -146,4 +193,30 @@ def cmd_plot(args) -> int:
         for f in files:
             print(f)
         print(f"{len(files)} file(s) written to {out}")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .discover import discover_store, group_name, summary_text
+    from .plot import default_out_dir
+    from .plot_analysis import save_figure, trajectory_figure
+
+    d = discover_store(args.store, args.outcome, above=args.above, below=args.below,
+                       method=args.method, min_density=args.min_density,
+                       mass_min=args.mass_min, max_boxes=args.max_boxes)
+    out = Path(args.figures) if args.figures else default_out_dir(args.store)
+    files = save_figure(trajectory_figure(d), out, f"discover_{d.method}_{d.outcome}",
+                        formats=("png", "pdf"))
+    if args.json:
+        print(json.dumps({**d.as_dict(), "group": group_name(d.method, d.outcome),
+                          "figures": [str(f) for f in files]}, indent=2))
+    else:
+        print(summary_text(d))
+        print(f"\nboxes written to {args.store} (group {group_name(d.method, d.outcome)}); "
+              f"figure: {files[0]}")
     return 0

@@ -1,0 +1,64 @@
+"""Figures of the analyses beyond Sobol: scenario discovery and convergence of the indices.
+
+Kept apart from :mod:`mc_threat.plot` (the sweep and sensitivity figures); uses its style,
+labels and saving so that all figures look alike: one journal column (3.5 in) wide, 7-8 pt
+text, built on an Agg canvas without pyplot.
+
+* :func:`trajectory_figure`   PRIM's peeling trajectories (coverage against density), the
+                              chosen box of each circled; CART's kept leaves as points.
+* :func:`convergence_figure`  S1 and ST of one outcome against the base sample size, with
+                              their confidence intervals, one line per factor.
+"""
+
+from __future__ import annotations
+
+from .plot import COLUMN_WIDTH, factor_label, paper_style, save_figure
+
+__all__ = ["save_figure", "trajectory_figure"]
+
+
+def _figure(height: float, width: float = COLUMN_WIDTH):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def trajectory_figure(d):
+    """PRIM: coverage against density along each box's peeling trajectory, the chosen box
+    circled. CART: coverage against density of the kept leaves. ``d`` is a
+    :class:`mc_threat.discover.Discovery`."""
+    with paper_style():
+        fig = _figure(2.8)
+        ax = fig.add_subplot()
+        colors = ["C0", "C1", "C2", "C3", "C4", "C5"]
+        for i, b in enumerate(d.boxes):
+            c = colors[i % len(colors)]
+            if b.trajectory:
+                ax.plot(b.trajectory["coverage"], b.trajectory["density"], "-", color=c,
+                        lw=0.8, marker=".", ms=2.5, label=f"box {i + 1} trajectory")
+                ax.plot(b.coverage, b.density, "o", mfc="none", mec=c, ms=7, mew=1.2)
+                ax.annotate(f"box {i + 1}: " + ", ".join(_short(f) for f in b.limits),
+                            (b.coverage, b.density), textcoords="offset points",
+                            xytext=(-6, 7), ha="right", fontsize=6, color=c)
+            else:
+                ax.plot(b.coverage, b.density, "o", color=c, ms=4,
+                        label=f"leaf {i + 1}: " + ", ".join(_short(f) for f in b.limits))
+        ax.axhline(d.params["min_density"], color="0.5", ls="--", lw=0.7,
+                   label="density required")
+        ax.axhline(d.cases / d.points, color="0.5", ls=":", lw=0.7,
+                   label="share of all points")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("coverage (share of the points of interest in the box)")
+        ax.set_ylabel("density (share of the box's\npoints that are of interest)")
+        sign = ">" if d.direction == "above" else "<"
+        ax.set_title(f"{d.method.upper()}: {d.outcome} {sign} {d.threshold:g}")
+        ax.legend(loc="lower left", fontsize=6, frameon=False)
+    return fig
+
+
+def _short(name: str) -> str:
+    return factor_label(name)
