@@ -72,6 +72,16 @@ def add_analysis_parsers(subparsers) -> None:
                    help="level of the bootstrap confidence intervals (default: 0.95)")
     s.add_argument("--resamples", type=_positive_int,
                    help="bootstrap resamples (default: 100 Sobol, 1000 Morris)")
+    s.add_argument("--method", choices=("sobol", "morris", "delta", "pawn", "rbd_fast"),
+                   help="analyzer (default: the design's, sobol or morris); delta, pawn and "
+                   "rbd_fast (SALib's given-data analyzers) work on a store of any design: "
+                   "grid, LHS, Sobol, Morris or a case calibration")
+    s.add_argument("--convergence", action="store_true",
+                   help="Sobol: also the indices on the nested prefixes N/8, N/4, N/2, N of "
+                   "the design, stored as S1_convergence and ST_convergence, with a figure "
+                   "per outcome")
+    s.add_argument("--figures", metavar="DIR", help="directory of the convergence figures "
+                   "(default: <store name>_figures next to the store)")
     s.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     s.set_defaults(func=cmd_sensitivity)
 
@@ -128,9 +138,12 @@ def _is_store(path: Path) -> bool:
 
 
 def cmd_sensitivity(args) -> int:
+    import json
+
     from .config import ConfigError, load_config
+    from .given_data import summary_text as given_summary
+    from .plot import default_out_dir
     from .sensitivity import analyze_store, run_sensitivity, summary_text
-    from .store import Store
     from .sweep import SweepInterrupted
 
     if args.resume and args.overwrite:
@@ -144,9 +157,15 @@ def cmd_sensitivity(args) -> int:
         if args.out and Path(args.out).resolve() != source.resolve():
             raise ConfigError("--out: not allowed when CONFIG is a results store")
         analysis = analyze_store(source, outcomes=args.outcomes, conf_level=args.conf_level,
-                                 num_resamples=args.resamples)
-        out, swept, systems = source, False, int(Store(source).attrs["systems_per_point"])
+                                 num_resamples=args.resamples, method=args.method,
+                                 convergence=args.convergence)
+        out, swept = source, False
+        systems = _systems(source)
     else:
+        if args.method not in (None, "sobol", "morris"):
+            raise ConfigError(f"--method: {args.method} analyses an existing store of any "
+                              "design; run the sweep first (mc-threat sweep CONFIG) and give "
+                              "the store")
         config = load_config(source)
         out = Path(args.out) if args.out else Path("results") / (source.stem + ".zarr")
         try:
@@ -155,20 +174,78 @@ def cmd_sensitivity(args) -> int:
                 overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler,
                 cluster_file=args.cluster, progress=not args.quiet, systems=args.systems,
                 outcomes=args.outcomes, conf_level=args.conf_level,
-                num_resamples=args.resamples, design=args.design)
+                num_resamples=args.resamples, design=args.method or args.design,
+                convergence=args.convergence)
         except SweepInterrupted:
             print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
                   f"Resume with: mc-threat sensitivity {args.config} --out {out} --resume",
                   file=sys.stderr)
             return EXIT_INTERRUPTED
         analysis, swept, systems = report.analysis, report.swept, report.systems_per_point
+    if "base_samples" in analysis.dims:
+        files = _convergence_figures(analysis, args.figures or default_out_dir(out))
+        if not args.quiet:
+            print(convergence_text(analysis) + f"\n{len(files)} convergence figure(s) "
+                  f"written to {files[0].parent if files else '-'}\n")
     if not args.quiet:
-        print(summary_text(analysis, systems))
+        method = json.loads(analysis.attrs.get("sensitivity", "{}")).get("method")
+        if method in ("delta", "pawn", "rbd_fast"):
+            print(given_summary(analysis))
+        else:
+            print(summary_text(analysis, systems))
         how = "sweep run, then analysed" if swept else "analysed without recomputing the sweep"
         print(f"\n{analysis.sizes['outcome']} outcome(s) x {analysis.sizes['factor']} "
               f"factor(s), {how}.")
         print(f"indices written to {out}   (figures: mc-threat plot {out})")
     return 0
+
+
+def _systems(store: Path) -> int:
+    from .store import Store
+
+    try:
+        return int(Store(store).attrs["systems_per_point"])
+    except Exception:  # a calibration store: no systems per point
+        return 0
+
+
+def convergence_text(analysis) -> str:
+    """Per outcome, the largest change of any factor's ST and S1 between the two largest
+    base samples, next to the largest interval half-width at the largest."""
+    import numpy as np
+
+    sizes = [int(n) for n in analysis["base_samples"].values]
+    lines = [f"convergence over base samples {', '.join(map(str, sizes))}: largest change "
+             f"of any factor's index from N={sizes[-2] if len(sizes) > 1 else sizes[-1]} "
+             f"to N={sizes[-1]} (and largest half-width at N={sizes[-1]})"]
+    for o in analysis["outcome"].values:
+        cells = []
+        for var in ("ST", "S1"):
+            v = analysis[f"{var}_convergence"].sel(outcome=o).values
+            c = analysis[f"{var}_conf_convergence"].sel(outcome=o).values
+            if not np.isfinite(v[-1]).any():
+                cells.append(f"{var} n/a")
+                continue
+            change = np.nanmax(np.abs(v[-1] - v[-2])) if len(sizes) > 1 else np.nan
+            cells.append(f"{var} {change:.3f} (±{np.nanmax(c[-1]):.3f})")
+        lines.append(f"  {str(o):22s} " + "   ".join(cells))
+    return "\n".join(lines)
+
+
+def _convergence_figures(analysis, out_dir) -> list[Path]:
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    from .plot_analysis import convergence_figure, save_figure
+
+    files = []
+    for o in analysis["outcome"].values:
+        if not np.isfinite(analysis["ST_convergence"].sel(outcome=o).values).any():
+            continue  # constant outcome: no indices to draw
+        fig = convergence_figure(analysis, str(o))
+        files += save_figure(fig, out_dir, f"convergence_{o}", formats=("png", "pdf"))
+    return [f for f in files if f.suffix == ".png"]
 
 
 def cmd_plot(args) -> int:

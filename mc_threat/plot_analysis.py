@@ -12,9 +12,11 @@ text, built on an Agg canvas without pyplot.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .plot import COLUMN_WIDTH, factor_label, paper_style, save_figure
 
-__all__ = ["save_figure", "trajectory_figure"]
+__all__ = ["convergence_figure", "save_figure", "trajectory_figure"]
 
 
 def _figure(height: float, width: float = COLUMN_WIDTH):
@@ -62,3 +64,33 @@ def trajectory_figure(d):
 
 def _short(name: str) -> str:
     return factor_label(name)
+
+
+def convergence_figure(ds, outcome: str):
+    """S1 (left) and ST (right) of ``outcome`` against the base sample size N of the nested
+    prefixes of the Sobol' design, one line per factor, with the bootstrap confidence
+    interval as whiskers. ``ds`` holds ``S1_convergence`` ... (``mc-threat sensitivity
+    --convergence``)."""
+    sizes = np.asarray(ds["base_samples"].values)
+    factors = [str(f) for f in ds["factor"].values]
+    with paper_style():
+        fig = _figure(2.6)
+        axes = fig.subplots(1, 2, sharey=True)
+        shift = np.linspace(-0.06, 0.06, len(factors)) if len(factors) > 1 else [0.0]
+        for ax, var in zip(axes, ("S1", "ST"), strict=True):
+            v = ds[f"{var}_convergence"].sel(outcome=outcome).values  # (sizes, factors)
+            c = ds[f"{var}_conf_convergence"].sel(outcome=outcome).values
+            for k, f in enumerate(factors):
+                x = sizes * 2.0 ** shift[k]  # small offsets so whiskers do not overlap
+                ax.errorbar(x, v[:, k], yerr=c[:, k], marker="o", ms=2.5, lw=0.8,
+                            elinewidth=0.6, capsize=1.5, label=factor_label(f),
+                            color=f"C{k % 10}")
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(sizes, [str(int(n)) for n in sizes])
+            ax.minorticks_off()
+            ax.axhline(0, color="0.6", lw=0.5)
+            ax.set_xlabel("base sample N")
+            ax.set_title(f"{var} ({'first' if var == 'S1' else 'total'} order)")
+        axes[0].set_ylabel(f"index of {outcome}")
+        axes[1].legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
