@@ -20,7 +20,9 @@ the slice that most raises the density, down to ``mass_min`` of the points; the 
 boxes is the *peeling trajectory* (coverage falls as density rises). From it we pick the box
 with the highest coverage among those whose density reaches ``min_density`` (ties: the
 higher density, then the fewer restricted factors). The points in that box are removed and
-PRIM looks for the next box, up to ``max_boxes``, stopping when it cannot reach the density.
+PRIM looks for the next box, up to ``max_boxes``, stopping when no box on the next
+trajectory reaches the density (that trajectory is still reported and drawn, so one sees how
+close it came).
 
 **CART** (scikit-learn's decision tree through EMA Workbench) splits the space into leaves of
 at least ``mass_min`` of the points; the boxes are the leaves whose density reaches
@@ -106,13 +108,19 @@ class Discovery:
     boxes: list[Box]
     ignored_factors: list[str] = field(default_factory=list)
     params: dict = field(default_factory=dict)
+    rejected: dict | None = None
+    """PRIM: the trajectory that stopped the search (no box on it reached min_density):
+    its coverage, density and the step of highest density (``best``)."""
 
     def as_dict(self) -> dict:
         return {"outcome": self.outcome, "direction": self.direction,
                 "threshold": self.threshold, "method": self.method, "points": self.points,
                 "cases_of_interest": self.cases, "factors": list(self.factors),
                 "ignored_factors": list(self.ignored_factors), **self.params,
-                "boxes": [b.as_dict() for b in self.boxes]}
+                "boxes": [b.as_dict() for b in self.boxes],
+                "next_best": None if self.rejected is None else {
+                    "coverage": self.rejected["coverage"][self.rejected["best"]],
+                    "density": self.rejected["density"][self.rejected["best"]]}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,15 +261,17 @@ def discover(X, y, *, above: float | None = None, below: float | None = None,
     X = X.reset_index(drop=True).astype(np.float64)
     prim, cart = _require_workbench()
     params = {"min_density": min_density, "mass_min": mass_min, "max_boxes": int(max_boxes)}
+    rejected = None
     if method == "prim":
-        boxes = _prim_boxes(prim, X, interest, min_density, mass_min, peel_alpha, max_boxes)
+        boxes, rejected = _prim_boxes(prim, X, interest, min_density, mass_min, peel_alpha,
+                                      max_boxes)
         params["peel_alpha"] = peel_alpha
     else:
         boxes = _cart_boxes(cart, X, interest, min_density, mass_min, max_boxes, seed)
         params["seed"] = int(seed)
     bounds = {c: (float(X[c].min()), float(X[c].max())) for c in X.columns}
     return Discovery(outcome, direction, threshold, method, list(X.columns), bounds,
-                     int(y.size), cases, boxes, params=params)
+                     int(y.size), cases, boxes, params=params, rejected=rejected)
 
 
 def _restricted(lims, init) -> list[str]:
@@ -278,13 +288,18 @@ def _prim_boxes(prim, X, interest, min_density, mass_min, peel_alpha, max_boxes)
     import logging
 
     logging.getLogger("EMA").setLevel(logging.WARNING)
+    # PRIM's own threshold does two things: it marks the points of interest (y >= threshold,
+    # so any value in (0, 1] marks the 1s of a binary y), and it makes find_box return an
+    # empty "dump box" (losing the trajectory) when the final box's density is below it. We
+    # pass a tiny threshold so that every trajectory is kept, and apply min_density ourselves
+    # when choosing a box on it (the peeling itself does not depend on the threshold).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas deprecations inside ema_workbench
-        alg = prim.Prim(X, interest.astype(int), threshold=min_density, peel_alpha=peel_alpha,
+        alg = prim.Prim(X, interest.astype(int), threshold=1e-9, peel_alpha=peel_alpha,
                         paste_alpha=peel_alpha, mass_min=mass_min)
     init = alg.box_init
     n_interest = int(interest.sum())
-    boxes = []
+    boxes, rejected = [], None
     for _ in range(int(max_boxes)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas deprecations inside ema_workbench
@@ -296,7 +311,10 @@ def _prim_boxes(prim, X, interest, min_density, mass_min, peel_alpha, max_boxes)
         cov = traj["coverage"].to_numpy(float)
         res = traj["res_dim"].to_numpy(float)
         ok = np.flatnonzero(dens >= min_density)
-        if ok.size == 0:  # PRIM's dump box: the remaining points hold no such region
+        if ok.size == 0:  # the remaining points hold no box of that density: stop
+            best = int(np.argmax(dens))
+            rejected = {"coverage": (traj["k"].to_numpy(float) / n_interest).tolist(),
+                        "density": dens.tolist(), "best": best}
             break
         order = sorted(ok, key=lambda i: (-cov[i], -dens[i], res[i], i))
         i = int(order[0])
@@ -317,7 +335,7 @@ def _prim_boxes(prim, X, interest, min_density, mass_min, peel_alpha, max_boxes)
                                                            / len(X)).tolist(),
                         "res_dim": res.tolist()},
             selected=i))
-    return boxes
+    return boxes, rejected
 
 
 def _cart_boxes(cart, X, interest, min_density, mass_min, max_boxes, seed):
@@ -484,7 +502,15 @@ def summary_text(d: Discovery) -> str:
         lines.append(f"factors left out (not numeric or constant): "
                      f"{', '.join(d.ignored_factors)}")
     if not d.boxes:
-        lines.append(f"no box reaches density {d.params['min_density']:g}")
+        if d.rejected is None:
+            lines.append(f"no box reaches density {d.params['min_density']:g}")
+    if d.rejected is not None:
+        b = d.rejected["best"]
+        lines.append(f"{'no further' if d.boxes else 'no'} box reaches density "
+                     f"{d.params['min_density']:g}: the densest box PRIM found "
+                     f"{'next ' if d.boxes else ''}has density "
+                     f"{d.rejected['density'][b]:.3f} at coverage "
+                     f"{d.rejected['coverage'][b]:.3f} (lower --min-density to see it)")
     for i, b in enumerate(d.boxes):
         lines.append(f"\nbox {i + 1}: coverage {b.coverage:.3f}, density {b.density:.3f}, "
                      f"mass {b.mass:.3f} ({b.points} points)")

@@ -48,6 +48,10 @@ def trajectory_figure(d):
             else:
                 ax.plot(b.coverage, b.density, "o", color=c, ms=4,
                         label=f"leaf {i + 1}: " + ", ".join(_short(f) for f in b.limits))
+        if d.rejected is not None:
+            r = d.rejected
+            ax.plot(r["coverage"], r["density"], "-", color="0.55", lw=0.7, marker=".",
+                    ms=2, label=f"{'next' if d.boxes else 'best'} trajectory (too sparse)")
         ax.axhline(d.params["min_density"], color="0.5", ls="--", lw=0.7,
                    label="density required")
         ax.axhline(d.cases / d.points, color="0.5", ls=":", lw=0.7,
@@ -58,7 +62,7 @@ def trajectory_figure(d):
         ax.set_ylabel("density (share of the box's\npoints that are of interest)")
         sign = ">" if d.direction == "above" else "<"
         ax.set_title(f"{d.method.upper()}: {d.outcome} {sign} {d.threshold:g}")
-        ax.legend(loc="lower left", fontsize=6, frameon=False)
+        ax.legend(loc="upper right", fontsize=6, frameon=False)
     return fig
 
 

@@ -226,3 +226,20 @@ def test_power_weight_bounds_the_first_box_of_high_alignment_change(weights_lhs,
             if not k.startswith("discover/") and k != "zarr.json"} == sweep_files
     code, out, err = run_cli(["info", path], capsys)
     assert code == 0 and "complete" in out, out + err
+
+
+def test_an_outcome_of_pure_noise_gives_no_box(tmp_path):
+    """An outcome independent of every factor: no box reaches density 0.8; the search says
+    how dense the best box it saw was, and draws that trajectory."""
+    def noise(X):
+        return np.random.default_rng(3).random(X.shape[0])
+
+    path = constructed_store(tmp_path / "noise.zarr", noise, n=1000)
+    d = discover_store(path, "outcome_a", above=0.7)
+    assert d.boxes == []
+    best = d.as_dict()["next_best"]
+    assert 0.3 <= best["density"] < 0.8
+    from mc_threat.discover import summary_text
+
+    assert "no box reaches density 0.8" in summary_text(d)
+    assert read_result(path, "prim", "outcome_a").sizes["box"] == 0
