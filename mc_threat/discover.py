@@ -504,13 +504,6 @@ def summary_text(d: Discovery) -> str:
     if not d.boxes:
         if d.rejected is None:
             lines.append(f"no box reaches density {d.params['min_density']:g}")
-    if d.rejected is not None:
-        b = d.rejected["best"]
-        lines.append(f"{'no further' if d.boxes else 'no'} box reaches density "
-                     f"{d.params['min_density']:g}: the densest box PRIM found "
-                     f"{'next ' if d.boxes else ''}has density "
-                     f"{d.rejected['density'][b]:.3f} at coverage "
-                     f"{d.rejected['coverage'][b]:.3f} (lower --min-density to see it)")
     for i, b in enumerate(d.boxes):
         lines.append(f"\nbox {i + 1}: coverage {b.coverage:.3f}, density {b.density:.3f}, "
                      f"mass {b.mass:.3f} ({b.points} points)")
@@ -524,4 +517,12 @@ def summary_text(d: Discovery) -> str:
                 "-" if q is None else f"{q:.2g}" for q in (qlo, qhi))
             lines.append(f"  {f.ljust(width)}  [{lo:.4g}, {hi:.4g}]  of [{flo:.4g}, "
                          f"{fhi:.4g}]{qp}")
+    if d.rejected is not None:
+        b = d.rejected["best"]
+        lines.append(("\n" if d.boxes else "")
+                     + f"{'no further' if d.boxes else 'no'} box reaches density "
+                     f"{d.params['min_density']:g}: the densest box PRIM found "
+                     f"{'next ' if d.boxes else ''}has density "
+                     f"{d.rejected['density'][b]:.3f} at coverage "
+                     f"{d.rejected['coverage'][b]:.3f} (lower --min-density to see it)")
     return "\n".join(lines)

@@ -33,7 +33,7 @@ def trajectory_figure(d):
     circled. CART: coverage against density of the kept leaves. ``d`` is a
     :class:`mc_threat.discover.Discovery`."""
     with paper_style():
-        fig = _figure(2.8)
+        fig = _figure(3.2)
         ax = fig.add_subplot()
         colors = ["C0", "C1", "C2", "C3", "C4", "C5"]
         for i, b in enumerate(d.boxes):
@@ -44,7 +44,7 @@ def trajectory_figure(d):
                 ax.plot(b.coverage, b.density, "o", mfc="none", mec=c, ms=7, mew=1.2)
                 ax.annotate(f"box {i + 1}: " + ", ".join(_short(f) for f in b.limits),
                             (b.coverage, b.density), textcoords="offset points",
-                            xytext=(-6, 7), ha="right", fontsize=6, color=c)
+                            xytext=(-6, -8), ha="right", va="top", fontsize=6, color=c)
             else:
                 ax.plot(b.coverage, b.density, "o", color=c, ms=4,
                         label=f"leaf {i + 1}: " + ", ".join(_short(f) for f in b.limits))
@@ -62,7 +62,7 @@ def trajectory_figure(d):
         ax.set_ylabel("density (share of the box's\npoints that are of interest)")
         sign = ">" if d.direction == "above" else "<"
         ax.set_title(f"{d.method.upper()}: {d.outcome} {sign} {d.threshold:g}")
-        ax.legend(loc="upper right", fontsize=6, frameon=False)
+        fig.legend(loc="outside lower center", ncols=2, fontsize=6, frameon=False)
     return fig
 
 
