@@ -81,7 +81,8 @@ def add_analysis_parsers(subparsers) -> None:
                    "the design, stored as S1_convergence and ST_convergence, with a figure "
                    "per outcome")
     s.add_argument("--figures", metavar="DIR", help="directory of the convergence figures "
-                   "(default: <store name>_figures next to the store)")
+                   "and of the delta, pawn and rbd_fast figures (default: <store "
+                   "name>_figures next to the store)")
     s.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     s.set_defaults(func=cmd_sensitivity)
 
@@ -187,10 +188,14 @@ def cmd_sensitivity(args) -> int:
         if not args.quiet:
             print(convergence_text(analysis) + f"\n{len(files)} convergence figure(s) "
                   f"written to {files[0].parent if files else '-'}\n")
+    method = json.loads(analysis.attrs.get("sensitivity", "{}")).get("method")
+    if method in ("delta", "pawn", "rbd_fast"):
+        files = _given_figures(analysis, method, args.figures or default_out_dir(out))
     if not args.quiet:
-        method = json.loads(analysis.attrs.get("sensitivity", "{}")).get("method")
         if method in ("delta", "pawn", "rbd_fast"):
             print(given_summary(analysis))
+            print(f"\n{len(files)} figure(s) written to "
+                  f"{files[0].parent if files else '-'}")
         else:
             print(summary_text(analysis, systems))
         how = "sweep run, then analysed" if swept else "analysed without recomputing the sweep"
@@ -245,6 +250,23 @@ def _convergence_figures(analysis, out_dir) -> list[Path]:
             continue  # constant outcome: no indices to draw
         fig = convergence_figure(analysis, str(o))
         files += save_figure(fig, out_dir, f"convergence_{o}", formats=("png", "pdf"))
+    return [f for f in files if f.suffix == ".png"]
+
+
+def _given_figures(analysis, method: str, out_dir) -> list[Path]:
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    from .plot_analysis import given_indices_figure, save_figure
+
+    var = "delta" if method == "delta" else "pawn" if method == "pawn" else "S1"
+    files = []
+    for o in analysis["outcome"].values:
+        if not np.isfinite(analysis[var].sel(outcome=o).values).any():
+            continue  # constant outcome
+        files += save_figure(given_indices_figure(analysis, str(o)), out_dir,
+                             f"{method}_{o}", formats=("png", "pdf"))
     return [f for f in files if f.suffix == ".png"]
 
 

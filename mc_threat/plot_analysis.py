@@ -8,6 +8,8 @@ text, built on an Agg canvas without pyplot.
                               chosen box of each circled; CART's kept leaves as points.
 * :func:`convergence_figure`  S1 and ST of one outcome against the base sample size, with
                               their confidence intervals, one line per factor.
+* :func:`given_indices_figure` delta, PAWN or RBD-FAST indices of one outcome per factor,
+                              with their bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from .plot import COLUMN_WIDTH, factor_label, paper_style, save_figure
 
-__all__ = ["convergence_figure", "save_figure", "trajectory_figure"]
+__all__ = ["convergence_figure", "given_indices_figure", "save_figure", "trajectory_figure"]
 
 
 def _figure(height: float, width: float = COLUMN_WIDTH):
@@ -97,4 +99,41 @@ def convergence_figure(ds, outcome: str):
             ax.set_title(f"{var} ({'first' if var == 'S1' else 'total'} order)")
         axes[0].set_ylabel(f"index of {outcome}")
         axes[1].legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+GIVEN_PANELS = {
+    "delta": (("delta", "delta_conf", "Borgonovo δ"), ("S1", "S1_conf", "first-order S1")),
+    "pawn": (("pawn", "pawn_conf", "PAWN (median KS)"),),
+    "rbd_fast": (("S1", "S1_conf", "RBD-FAST S1"),),
+}
+
+
+def given_indices_figure(ds, outcome: str):
+    """Indices of one outcome from a given-data analysis (``mc-threat sensitivity STORE
+    --method delta|pawn|rbd_fast``): one horizontal bar per factor with the bootstrap
+    interval as a whisker; PAWN also marks the maximum over the slices (open circle)."""
+    import json
+
+    method = json.loads(ds.attrs["sensitivity"])["method"]
+    panels = GIVEN_PANELS[method]
+    factors = [str(f) for f in ds["factor"].values]
+    y = np.arange(len(factors))[::-1]
+    with paper_style():
+        fig = _figure(1.0 + 0.22 * len(factors) + (0.2 if method == "pawn" else 0.0))
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+        for ax, (var, conf, title) in zip(axes, panels, strict=True):
+            v = ds[var].sel(outcome=outcome).values
+            c = ds[conf].sel(outcome=outcome).values
+            ax.barh(y, v, xerr=c, height=0.6, color="C0", alpha=0.8,
+                    error_kw={"elinewidth": 0.7, "capsize": 1.5})
+            if method == "pawn":
+                ax.plot(ds["pawn_max"].sel(outcome=outcome).values, y, "o", mfc="none",
+                        mec="C1", ms=3.5, label="maximum over the slices")
+                fig.legend(fontsize=6, frameon=False, loc="outside lower center")
+            ax.axvline(0, color="0.5", lw=0.5)
+            ax.set_title(title)
+            ax.set_xlabel("index")
+        axes[0].set_yticks(y, [factor_label(f) for f in factors])
+        fig.suptitle(outcome, fontsize=8)
     return fig

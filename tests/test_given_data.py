@@ -144,10 +144,13 @@ def test_store_analysis_is_written_and_replaced_by_the_next(tmp_path):
 
 def test_command_on_a_store_of_any_design(tmp_path, capsys):
     path = constructed_store(tmp_path / "cal.zarr", n=400)
+    figs = tmp_path / "figs"
     code, out, err = run_cli(["sensitivity", path, "--method", "rbd_fast", "--resamples",
-                              "30"], capsys)
+                              "30", "--figures", figs], capsys)
     assert code == 0, err
     assert "RBD-FAST" in out and "w.power" in out
+    assert sorted(p.name for p in figs.glob("*.png")) == ["rbd_fast_plain.png",
+                                                          "rbd_fast_score.png"]
     code, out, err = run_cli(["sensitivity", path, "--method", "pawn", "--outcomes", "nope"],
                              capsys)
     assert_clean_error(code, out, err, "--outcomes")
