@@ -285,9 +285,6 @@ def _qp(value) -> float | None:
 
 
 def _prim_boxes(prim, X, interest, min_density, mass_min, peel_alpha, max_boxes):
-    import logging
-
-    logging.getLogger("EMA").setLevel(logging.WARNING)
     # PRIM's own threshold does two things: it marks the points of interest (y >= threshold,
     # so any value in (0, 1] marks the 1s of a binary y), and it makes find_box return an
     # empty "dump box" (losing the trajectory) when the final box's density is below it. We
