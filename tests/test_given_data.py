@@ -165,3 +165,31 @@ def test_unknown_method_is_refused(tmp_path):
     path = constructed_store(tmp_path / "cal.zarr", n=100)
     with pytest.raises(ConfigError, match="--method"):
         analyze_given_store(path, method="fast")
+
+
+def test_real_lhs_sweep_outcome_of_the_power_weight_alone(tmp_path):
+    """A real LHS sweep with the intent weight fixed at 0: the intent distribution
+    (generator.intent.a) cannot matter (the generator draws the same uniforms for every
+    intent shape, so the systems differ only in intents, which weigh nothing), so every
+    outcome is a function of the power weight alone: RBD-FAST gives the intent shape an S1
+    within its interval of 0 and the power weight nearly all the variance."""
+    from mc_threat.config import config_from_dict
+    from mc_threat.sweep import run_sweep
+
+    cfg = config_from_dict({
+        "model": {"n_states": 6, "weights": {"intent": 0.0}},
+        "run": {"seed": 3, "systems": 100, "chunk": 50},
+        "sweep": {"design": "lhs", "samples": 300, "seed": 2,
+                  "factors": {"model.weights.power": [0.0, 1.0],
+                              "generator.intent.a": [0.5, 4.0]}}})
+    path = tmp_path / "lhs.zarr"
+    run_sweep(cfg, path, workers=0, progress=False)
+    res = analyze_store(path, method="rbd_fast", outcomes=["alignment_change",
+                                                           "share_balance"])
+    for o in ("alignment_change", "share_balance"):
+        s1 = res["S1"].sel(outcome=o)
+        conf = res["S1_conf"].sel(outcome=o)
+        assert abs(float(s1.sel(factor="generator.intent.a"))) <= \
+            float(conf.sel(factor="generator.intent.a")) + 0.02
+        assert float(s1.sel(factor="model.weights.power")) > 0.8
+    assert json.loads(xr.open_zarr(path).attrs["sensitivity"])["design"] == "lhs"
