@@ -1,7 +1,8 @@
-"""``mc-threat sensitivity`` and ``mc-threat plot``: thin commands over
-:mod:`mc_threat.sensitivity` and :mod:`mc_threat.plot`.
+"""``mc-threat sensitivity``, ``mc-threat plot`` and ``mc-threat discover``: thin commands over
+:mod:`mc_threat.sensitivity`, :mod:`mc_threat.given_data`, :mod:`mc_threat.plot` and
+:mod:`mc_threat.discover`.
 
-:func:`add_analysis_parsers` registers both subcommands on the ``mc-threat`` subparsers and
+:func:`add_analysis_parsers` registers the subcommands on the ``mc-threat`` subparsers and
 sets each one's handler as ``func`` (``args.func(args)`` returns the exit status). Bad input
 raises :class:`~mc_threat.config.ConfigError` or :class:`~mc_threat.store.StoreError`, which
 ``mc_threat.cli.main`` prints as ``mc-threat: error:`` lines with exit status 2.
@@ -26,12 +27,30 @@ def _level(text: str) -> float:
     return value
 
 
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _density(text: str) -> float:
+    value = _number(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
 def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def add_analysis_parsers(subparsers) -> None:
-    """Register the ``sensitivity`` and ``plot`` subcommands on ``subparsers``."""
+    """Register the ``sensitivity``, ``plot`` and ``discover`` subcommands on
+    ``subparsers``."""
     s = subparsers.add_parser(
         "sensitivity", help="Sobol/Morris sensitivity indices of every outcome",
         description="Run (or resume) a Sobol or Morris sweep and analyse it with SALib; the "
@@ -53,6 +72,17 @@ def add_analysis_parsers(subparsers) -> None:
                    help="level of the bootstrap confidence intervals (default: 0.95)")
     s.add_argument("--resamples", type=_positive_int,
                    help="bootstrap resamples (default: 100 Sobol, 1000 Morris)")
+    s.add_argument("--method", choices=("sobol", "morris", "delta", "pawn", "rbd_fast"),
+                   help="analyzer (default: the design's, sobol or morris); delta, pawn and "
+                   "rbd_fast (SALib's given-data analyzers) work on a store of any design: "
+                   "grid, LHS, Sobol, Morris or a case calibration")
+    s.add_argument("--convergence", action="store_true",
+                   help="Sobol: also the indices on the nested prefixes N/8, N/4, N/2, N of "
+                   "the design, stored as S1_convergence and ST_convergence, with a figure "
+                   "per outcome")
+    s.add_argument("--figures", metavar="DIR", help="directory of the convergence figures "
+                   "and of the delta, pawn and rbd_fast figures (default: <store "
+                   "name>_figures next to the store)")
     s.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     s.set_defaults(func=cmd_sensitivity)
 
@@ -75,15 +105,46 @@ def add_analysis_parsers(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="do not list the files written")
     p.set_defaults(func=cmd_plot)
 
+    d = subparsers.add_parser(
+        "discover", help="scenario discovery: the boxes of factor space where an outcome "
+        "passes a threshold (PRIM or CART)",
+        description="Find the regions (boxes) of the swept factors where an outcome's point "
+        "mean is above (or below) a threshold, with EMA Workbench's PRIM or CART, on any sweep "
+        "or calibration store. Prints each box's limits, coverage, density and PRIM's quasi-p "
+        "values, draws the peeling trajectory, and stores the boxes in the store's group "
+        "discover/<method>-<outcome> (a rerun replaces only that group).")
+    d.add_argument("store", metavar="STORE", help="results store (.zarr)")
+    d.add_argument("--outcome", required=True, metavar="NAME", help="outcome variable")
+    side = d.add_mutually_exclusive_group(required=True)
+    side.add_argument("--above", type=_number, metavar="X",
+                      help="points of interest: outcome mean > X")
+    side.add_argument("--below", type=_number, metavar="X",
+                      help="points of interest: outcome mean < X")
+    d.add_argument("--method", choices=("prim", "cart"), default="prim",
+                   help="PRIM (default) or CART")
+    d.add_argument("--min-density", type=_density, metavar="D",
+                   help="density a box must reach (default 0.8 PRIM, 0.5 CART)")
+    d.add_argument("--mass-min", type=_level, default=0.05, metavar="M",
+                   help="smallest share of the points in a box (default 0.05)")
+    d.add_argument("--max-boxes", type=_positive_int, default=3, metavar="K",
+                   help="at most K boxes (default 3)")
+    d.add_argument("--figures", metavar="DIR", help="directory of the figure "
+                   "(default: <store name>_figures next to the store)")
+    d.add_argument("--json", action="store_true", help="print the result as JSON")
+    d.set_defaults(func=cmd_discover)
+
 
 def _is_store(path: Path) -> bool:
     return path.is_dir() and (path / "zarr.json").exists()
 
 
 def cmd_sensitivity(args) -> int:
+    import json
+
     from .config import ConfigError, load_config
+    from .given_data import summary_text as given_summary
+    from .plot import default_out_dir
     from .sensitivity import analyze_store, run_sensitivity, summary_text
-    from .store import Store
     from .sweep import SweepInterrupted
 
     if args.resume and args.overwrite:
@@ -97,9 +158,15 @@ def cmd_sensitivity(args) -> int:
         if args.out and Path(args.out).resolve() != source.resolve():
             raise ConfigError("--out: not allowed when CONFIG is a results store")
         analysis = analyze_store(source, outcomes=args.outcomes, conf_level=args.conf_level,
-                                 num_resamples=args.resamples)
-        out, swept, systems = source, False, int(Store(source).attrs["systems_per_point"])
+                                 num_resamples=args.resamples, method=args.method,
+                                 convergence=args.convergence)
+        out, swept = source, False
+        systems = _systems(source)
     else:
+        if args.method not in (None, "sobol", "morris"):
+            raise ConfigError(f"--method: {args.method} analyses an existing store of any "
+                              "design; run the sweep first (mc-threat sweep CONFIG) and give "
+                              "the store")
         config = load_config(source)
         out = Path(args.out) if args.out else Path("results") / (source.stem + ".zarr")
         try:
@@ -108,20 +175,99 @@ def cmd_sensitivity(args) -> int:
                 overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler,
                 cluster_file=args.cluster, progress=not args.quiet, systems=args.systems,
                 outcomes=args.outcomes, conf_level=args.conf_level,
-                num_resamples=args.resamples, design=args.design)
+                num_resamples=args.resamples, design=args.method or args.design,
+                convergence=args.convergence)
         except SweepInterrupted:
             print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
                   f"Resume with: mc-threat sensitivity {args.config} --out {out} --resume",
                   file=sys.stderr)
             return EXIT_INTERRUPTED
         analysis, swept, systems = report.analysis, report.swept, report.systems_per_point
+    if "base_samples" in analysis.dims:
+        files = _convergence_figures(analysis, args.figures or default_out_dir(out))
+        if not args.quiet:
+            print(convergence_text(analysis) + f"\n{len(files)} convergence figure(s) "
+                  f"written to {files[0].parent if files else '-'}\n")
+    method = json.loads(analysis.attrs.get("sensitivity", "{}")).get("method")
+    if method in ("delta", "pawn", "rbd_fast"):
+        files = _given_figures(analysis, method, args.figures or default_out_dir(out))
     if not args.quiet:
-        print(summary_text(analysis, systems))
+        if method in ("delta", "pawn", "rbd_fast"):
+            print(given_summary(analysis))
+            print(f"\n{len(files)} figure(s) written to "
+                  f"{files[0].parent if files else '-'}")
+        else:
+            print(summary_text(analysis, systems))
         how = "sweep run, then analysed" if swept else "analysed without recomputing the sweep"
         print(f"\n{analysis.sizes['outcome']} outcome(s) x {analysis.sizes['factor']} "
               f"factor(s), {how}.")
         print(f"indices written to {out}   (figures: mc-threat plot {out})")
     return 0
+
+
+def _systems(store: Path) -> int:
+    from .store import Store
+
+    try:
+        return int(Store(store).attrs["systems_per_point"])
+    except Exception:  # a calibration store: no systems per point
+        return 0
+
+
+def convergence_text(analysis) -> str:
+    """Per outcome, the largest change of any factor's ST and S1 between the two largest
+    base samples, next to the largest interval half-width at the largest."""
+    import numpy as np
+
+    sizes = [int(n) for n in analysis["base_samples"].values]
+    lines = [f"convergence over base samples {', '.join(map(str, sizes))}: largest change "
+             f"of any factor's index from N={sizes[-2] if len(sizes) > 1 else sizes[-1]} "
+             f"to N={sizes[-1]} (and largest half-width at N={sizes[-1]})"]
+    for o in analysis["outcome"].values:
+        cells = []
+        for var in ("ST", "S1"):
+            v = analysis[f"{var}_convergence"].sel(outcome=o).values
+            c = analysis[f"{var}_conf_convergence"].sel(outcome=o).values
+            if not np.isfinite(v[-1]).any():
+                cells.append(f"{var} n/a")
+                continue
+            change = np.nanmax(np.abs(v[-1] - v[-2])) if len(sizes) > 1 else np.nan
+            cells.append(f"{var} {change:.3f} (±{np.nanmax(c[-1]):.3f})")
+        lines.append(f"  {str(o):22s} " + "   ".join(cells))
+    return "\n".join(lines)
+
+
+def _convergence_figures(analysis, out_dir) -> list[Path]:
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    from .plot_analysis import convergence_figure, save_figure
+
+    files = []
+    for o in analysis["outcome"].values:
+        if not np.isfinite(analysis["ST_convergence"].sel(outcome=o).values).any():
+            continue  # constant outcome: no indices to draw
+        fig = convergence_figure(analysis, str(o))
+        files += save_figure(fig, out_dir, f"convergence_{o}", formats=("png", "pdf"))
+    return [f for f in files if f.suffix == ".png"]
+
+
+def _given_figures(analysis, method: str, out_dir) -> list[Path]:
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    from .plot_analysis import given_indices_figure, save_figure
+
+    var = "delta" if method == "delta" else "pawn" if method == "pawn" else "S1"
+    files = []
+    for o in analysis["outcome"].values:
+        if not np.isfinite(analysis[var].sel(outcome=o).values).any():
+            continue  # constant outcome
+        files += save_figure(given_indices_figure(analysis, str(o)), out_dir,
+                             f"{method}_{o}", formats=("png", "pdf"))
+    return [f for f in files if f.suffix == ".png"]
 
 
 def cmd_plot(args) -> int:
@@ -146,4 +292,30 @@ def cmd_plot(args) -> int:
         for f in files:
             print(f)
         print(f"{len(files)} file(s) written to {out}")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .discover import discover_store, group_name, summary_text
+    from .plot import default_out_dir
+    from .plot_analysis import save_figure, trajectory_figure
+
+    d = discover_store(args.store, args.outcome, above=args.above, below=args.below,
+                       method=args.method, min_density=args.min_density,
+                       mass_min=args.mass_min, max_boxes=args.max_boxes)
+    out = Path(args.figures) if args.figures else default_out_dir(args.store)
+    files = save_figure(trajectory_figure(d), out, f"discover_{d.method}_{d.outcome}",
+                        formats=("png", "pdf"))
+    if args.json:
+        print(json.dumps({**d.as_dict(), "group": group_name(d.method, d.outcome),
+                          "figures": [str(f) for f in files]}, indent=2))
+    else:
+        print(summary_text(d))
+        print(f"\nboxes written to {args.store} (group {group_name(d.method, d.outcome)}); "
+              f"figure: {files[0]}")
     return 0

@@ -19,6 +19,11 @@ Variables written to the store (and nothing else; the sweep results are never to
     sigma                        (outcome, factor)            Morris designs
     mc_sem, mc_noise_std,
     output_std, mc_noise_share   (outcome,)                   Monte Carlo error, both designs
+    S1_convergence, ST_convergence,
+    S1_conf_convergence,
+    ST_conf_convergence          (outcome, base_samples, factor)   Sobol with convergence=True
+    delta, pawn, ... (and S1)    (outcome, factor)            given-data methods, any design
+                                                              (see mc_threat.given_data)
 
 ``*_conf`` is the half-width of SALib's bootstrap confidence interval (``conf_level``,
 0.95 by default). ``mc_noise_share = mc_noise_std**2 / output_std**2`` is the share of the
@@ -47,6 +52,8 @@ __all__ = [
     "SensitivityReport",
     "analyze",
     "analyze_store",
+    "convergence",
+    "convergence_sizes",
     "default_sweep",
     "has_analysis",
     "mc_error",
@@ -59,9 +66,13 @@ __all__ = [
 SOBOL_VARS = ("S1", "S1_conf", "ST", "ST_conf", "S2", "S2_conf")
 MORRIS_VARS = ("mu", "mu_star", "mu_star_conf", "sigma")
 NOISE_VARS = ("mc_sem", "mc_noise_std", "output_std", "mc_noise_share")
-ANALYSIS_VARS = SOBOL_VARS + MORRIS_VARS + NOISE_VARS
+CONVERGENCE_VARS = ("S1_convergence", "S1_conf_convergence", "ST_convergence",
+                    "ST_conf_convergence")
+GIVEN_DATA_VARS = ("delta", "delta_conf", "pawn", "pawn_conf", "pawn_min", "pawn_mean",
+                   "pawn_max")  # and S1, S1_conf (see mc_threat.given_data)
+ANALYSIS_VARS = SOBOL_VARS + MORRIS_VARS + NOISE_VARS + CONVERGENCE_VARS + GIVEN_DATA_VARS
 """Every variable the analysis may write; a rerun deletes all of them before writing."""
-ANALYSIS_DIMS = ("outcome", "factor", "factor2")
+ANALYSIS_DIMS = ("outcome", "factor", "factor2", "base_samples")
 
 SAMPLED_FOR_ANALYSIS = ("sobol", "morris")
 
@@ -339,6 +350,68 @@ def _var_attrs(name: str, conf_level: float) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Convergence: the indices on nested prefixes of the Sobol' design
+# ---------------------------------------------------------------------------------------------
+
+
+def convergence_sizes(base: int) -> list[int]:
+    """Base sample sizes of the convergence study of a design with base sample ``base``:
+    ``base/8, base/4, base/2, base`` (those of at least 2 rows)."""
+    return sorted({n for n in (base // 8, base // 4, base // 2, base) if n >= 2})
+
+
+def convergence(problem: dict, X, Y, *, second_order: bool = False, conf_level: float = 0.95,
+                num_resamples: int | None = None, seed: int = 1, sizes=None):
+    """S1 and ST (with their intervals) on nested prefixes of a Sobol/Saltelli sample.
+
+    The first ``n`` base rows of a Saltelli sample are rows ``0 .. n (D + 2)`` of ``X`` (each
+    base row is followed by its ``AB_j`` and ``B`` rows), and they are the first ``n``
+    points of the scrambled Sobol' sequence, so for ``n`` a power of 2 each prefix is itself
+    a balanced Sobol' design. :func:`analyze` is run on each prefix with the same seed; the
+    last size is the whole sample, whose indices equal ``analyze(problem, X, Y)``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``S1_convergence``, ``S1_conf_convergence``, ``ST_convergence`` and
+        ``ST_conf_convergence`` with dimensions ``(outcome, base_samples, factor)``.
+    """
+    import xarray as xr
+
+    D = len(problem["names"])
+    step = 2 * D + 2 if second_order else D + 2
+    X = np.asarray(X, dtype=np.float64)
+    base = X.shape[0] // step
+    sizes = convergence_sizes(base) if sizes is None else sorted(int(n) for n in sizes)
+    if not sizes or sizes[-1] > base:
+        raise ValueError(f"convergence sizes {sizes} do not fit a base sample of {base}")
+    outputs = _outputs(Y, X.shape[0])
+    parts = []
+    for n in sizes:
+        rows = n * step
+        part = analyze(problem, X[:rows], {k: v[:rows] for k, v in outputs.items()},
+                       method="sobol", second_order=second_order, conf_level=conf_level,
+                       num_resamples=num_resamples, seed=seed)
+        parts.append(part[["S1", "S1_conf", "ST", "ST_conf"]])
+    ds = xr.concat(parts, dim=xr.DataArray(np.array(sizes, dtype=np.int64),
+                                           dims="base_samples"))
+    out = xr.Dataset(coords={"outcome": ds["outcome"], "factor": ds["factor"],
+                             "base_samples": ds["base_samples"]})
+    for k in ("S1", "S1_conf", "ST", "ST_conf"):
+        out[f"{k}_convergence"] = ds[k].transpose("outcome", "base_samples", "factor")
+        out[f"{k}_convergence"].attrs = {
+            **ds[k].attrs, "long_name": ds[k].attrs["long_name"] + ", on the first "
+            "base_samples rows of the Sobol' design"}
+    out["base_samples"].attrs = {"long_name": "base sample size N of the nested prefix "
+                                              "(N (D + 2) points)"}
+    return out
+
+
+convergence_indices = convergence
+"""Alias of :func:`convergence` (inside :func:`analyze_store`, ``convergence`` is a flag)."""
+
+
+# ---------------------------------------------------------------------------------------------
 # Monte Carlo error of the outputs
 # ---------------------------------------------------------------------------------------------
 
@@ -472,8 +545,14 @@ def _stored_config(attrs: dict, path: Path):
 
 def analyze_store(path, *, outcomes=None, conf_level: float = 0.95,
                   num_resamples: int | None = None, seed: int | None = None,
-                  write: bool = True):
+                  write: bool = True, method: str | None = None,
+                  convergence: bool = False):
     """Analyse a finished Sobol or Morris sweep store and write the indices into it.
+
+    ``method`` ``'delta'``, ``'pawn'`` or ``'rbd_fast'`` analyses a store of any design with
+    SALib's given-data analyzers instead (:func:`mc_threat.given_data.analyze_given_store`);
+    ``'sobol'``/``'morris'`` (or None) must match the store's design. ``convergence`` (Sobol
+    only) adds the indices on nested prefixes of the design (:func:`convergence`).
 
     The sweep is never recomputed: this reads the stored point means (``stat='mean'``) and
     standard errors, the stored SALib problem and the factor coordinates (the sample ``X``),
@@ -501,9 +580,26 @@ def analyze_store(path, *, outcomes=None, conf_level: float = 0.95,
     from .kernels import OUTCOMES
 
     path = Path(path)
+    if method is not None and method not in SAMPLED_FOR_ANALYSIS:
+        from .given_data import GIVEN_METHODS, analyze_given_store
+
+        if method not in GIVEN_METHODS:
+            raise ConfigError(f"--method: must be sobol, morris, delta, pawn or rbd_fast, got "
+                              f"{method}")
+        if convergence:
+            raise ConfigError("--convergence: only for the Sobol method")
+        return analyze_given_store(path, method=method, outcomes=outcomes,
+                                   conf_level=conf_level, num_resamples=num_resamples,
+                                   seed=seed, write=write)
     store = Store(path)
     attrs = dict(store.attrs)
     kind = attrs.get("design", "")
+    if method is not None and kind in SAMPLED_FOR_ANALYSIS and method != kind:
+        raise StoreError(f"{path}: --method {method} needs a {method} design, this store "
+                         f"holds a {kind} design (delta, pawn and rbd_fast work on any design)")
+    if convergence and kind != "sobol":
+        raise ConfigError(f"--convergence: needs a Sobol design, {path} holds a "
+                          f"{kind or 'unknown'} design")
     if kind not in SAMPLED_FOR_ANALYSIS:
         raise StoreError(f"{path}: sensitivity analysis needs a sobol or morris sweep, this "
                          f"store holds a {kind or 'unknown'} design")
@@ -543,6 +639,13 @@ def analyze_store(path, *, outcomes=None, conf_level: float = 0.95,
                          seed=seed)
     except ValueError as exc:
         raise StoreError(f"{path}: {exc}") from None
+    if convergence:
+        try:
+            result = result.merge(convergence_indices(
+                problem, X, means, second_order=second_order, conf_level=conf_level,
+                num_resamples=num_resamples, seed=seed))
+        except ValueError as exc:
+            raise StoreError(f"{path}: {exc}") from None
     result = result.merge(mc_error(means, sems, _noise_from_chunks(store, wanted)))
     meta = {
         "method": kind,
@@ -559,6 +662,8 @@ def analyze_store(path, *, outcomes=None, conf_level: float = 0.95,
     if kind == "sobol":
         step = 2 * len(names) + 2 if second_order else len(names) + 2
         meta["base_samples"] = int(X.shape[0] // step)
+        if convergence:
+            meta["convergence_base_samples"] = [int(n) for n in result["base_samples"].values]
     else:
         meta["num_levels"] = levels
     result.attrs["sensitivity"] = json.dumps(meta)
@@ -639,15 +744,15 @@ def run_sensitivity(config, out, *, analyze_only: bool = False, resume: bool = F
                     scheduler: str | None = None, cluster_file: str | None = None,
                     progress: bool = True, systems: int | None = None, outcomes=None,
                     conf_level: float = 0.95, num_resamples: int | None = None,
-                    design: str = "sobol") -> SensitivityReport:
+                    design: str = "sobol", convergence: bool = False) -> SensitivityReport:
     """Run (or resume) the Sobol/Morris sweep of ``config`` into ``out``, then analyse it.
 
     ``config`` without a ``sweep`` section gets :func:`default_sweep` (``design``). An
     existing store made from the same config and complete is analysed without sweeping
     again; an incomplete one needs ``resume``; one made from another config needs
     ``overwrite``. With ``analyze_only`` the store must exist and hold the same design.
-    Other arguments are those of :func:`~mc_threat.sweep.run_sweep` and
-    :func:`analyze_store`.
+    Other arguments (``convergence`` too) are those of :func:`~mc_threat.sweep.run_sweep`
+    and :func:`analyze_store`.
     """
     from .config import config_hash
     from .sweep import run_sweep, with_systems
@@ -680,7 +785,7 @@ def run_sensitivity(config, out, *, analyze_only: bool = False, resume: bool = F
                                  cluster_file=cluster_file, resume=resume, overwrite=overwrite,
                                  progress=progress)
     analysis = analyze_store(out, outcomes=outcomes, conf_level=conf_level,
-                             num_resamples=num_resamples)
+                             num_resamples=num_resamples, convergence=convergence)
     systems_pp = int(Store(out).attrs.get("systems_per_point", config.run.systems))
     return SensitivityReport(out, sweep_report is not None, sweep_report, analysis, systems_pp)
 
