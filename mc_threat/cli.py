@@ -115,6 +115,7 @@ def cmd_sweep(args) -> int:
     if args.resume and args.overwrite:
         print("mc-threat: error: --resume and --overwrite exclude each other", file=sys.stderr)
         return EXIT_USAGE
+    note = lowered_chunk_note(config, args.systems)
     try:
         report = run_sweep(config, out, workers=args.workers, scheduler=args.scheduler,
                            resume=args.resume, overwrite=args.overwrite,
@@ -125,8 +126,9 @@ def cmd_sweep(args) -> int:
                            for line in exc.errors]) from None
     except (SweepInterrupted, KeyboardInterrupt):
         print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
-              f"Resume with: mc-threat sweep {args.config} --out {out} --resume",
-              file=sys.stderr)
+              f"Resume with: {resume_command(args, out)}", file=sys.stderr)
+        if note:
+            print(f"mc-threat: {note}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
         from .store import open_results
@@ -136,8 +138,50 @@ def cmd_sweep(args) -> int:
         print(f"\n{report.points} point(s) x {report.systems_per_point:,} systems, "
               f"{report.tasks_run}/{report.tasks_total} tasks run in {report.seconds:.1f} s"
               + (f" ({rate:,.0f} point-systems/s)" if rate == rate else ""))
-        print(f"results: {out}   (open with: xarray.open_zarr('{out}'))")
+        if note:
+            print(note)
+        print(f"results: {out}   (open with: mc_threat.open_results('{out}'))")
     return 0
+
+
+def resume_command(args, out, command: str = "sweep") -> str:
+    """The command that continues an interrupted run: the same config and store with
+    ``--resume``, and every option of the interrupted command that changes what is computed
+    (``--systems``, ``--design``: they enter the config hash the store keeps, so without them
+    ``--resume`` would refuse the store) or where (``--workers``, ``--scheduler``,
+    ``--cluster``) or how it is reported (``--quiet`` and the analysis options). Paths are
+    quoted for a POSIX shell, so the line can be pasted as it is."""
+    import shlex
+
+    words = ["mc-threat", command, str(args.config), "--out", str(out), "--resume"]
+    for option in _RESUME_OPTIONS:
+        value = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        if value is None or value is False:
+            continue
+        if command == "sensitivity" and option == "--design" and value == "sobol":
+            continue  # the default
+        if command == "sensitivity" and option == "--conf-level" and value == 0.95:
+            continue
+        words.append(option)
+        if value is not True:
+            words.append(",".join(value) if isinstance(value, list) else str(value))
+    return " ".join(shlex.quote(w) for w in words)
+
+
+# Options repeated by resume_command, in this order (those a command lacks are skipped).
+_RESUME_OPTIONS = ("--systems", "--design", "--workers", "--scheduler", "--cluster",
+                   "--outcomes", "--conf-level", "--resamples", "--quiet")
+
+
+def lowered_chunk_note(config, systems: int | None) -> str:
+    """A line saying that ``--systems`` lowers the config's ``run.chunk`` to fit, or ``""``
+    (a config file with ``chunk`` above ``systems`` is an error; the option adapts the chunk
+    instead, and says so once the run ends or is interrupted)."""
+    if systems is not None and config.run.chunk > systems:
+        return (f"note: --systems {systems} is below the config's run.chunk "
+                f"({config.run.chunk:,}), so run.chunk was lowered to {systems} (its "
+                "--resume does the same)")
+    return ""
 
 
 # Error lines about a config field (rather than a command-line option) start with one of these.

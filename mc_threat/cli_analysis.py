@@ -13,7 +13,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import EXIT_INTERRUPTED, _positive_int, add_sweep_options
+from .cli import (
+    EXIT_INTERRUPTED,
+    _positive_int,
+    add_sweep_options,
+    resume_command,
+)
 
 
 def _level(text: str) -> float:
@@ -111,7 +116,7 @@ def cmd_sensitivity(args) -> int:
                 num_resamples=args.resamples, design=args.design)
         except SweepInterrupted:
             print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
-                  f"Resume with: mc-threat sensitivity {args.config} --out {out} --resume",
+                  f"Resume with: {resume_command(args, out, 'sensitivity')}",
                   file=sys.stderr)
             return EXIT_INTERRUPTED
         analysis, swept, systems = report.analysis, report.swept, report.systems_per_point
