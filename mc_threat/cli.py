@@ -53,7 +53,7 @@ def add_sweep_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     s.add_argument("--overwrite", action="store_true", help="replace an existing store")
     s.add_argument("--systems", type=_positive_int, help="systems per point (overrides "
-                   "run.systems)")
+                   "run.systems; a larger run.chunk is lowered to it, and the run says so)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,9 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_options(s)
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
-    i = sub.add_parser("info", help="describe a results store and how complete it is")
-    i.add_argument("store")
+    i = sub.add_parser(
+        "info", help="describe a results store and how complete it is",
+        description="Describe a results store: its design, points, systems per point and "
+        "tasks; when it was started and finished; whether it holds a sensitivity analysis "
+        "(mc-threat sensitivity); and its status: complete, incomplete (finish it with "
+        "mc-threat sweep CONFIG --out STORE --resume) or damaged (one 'damage:' line per "
+        "problem; --resume with the config it was made from repairs it). Exit status 0 in "
+        "all three cases, 2 when STORE is not a results store. Reads the whole store once.")
+    i.add_argument("store", metavar="STORE", help="results store (.zarr directory)")
 
+    n = sub.add_parser("init", help="copy the example configs and cases into DIR/configs "
+                       "for editing", description="Copy the configs shipped with mc-threat "
+                       "(default.yaml, weights_grid.yaml, sobol_weights.yaml, "
+                       "cluster_slurm.yaml) and the historical cases (cases/) into DIR/configs, "
+                       "so that the README's commands (mc-threat sweep configs/default.yaml, "
+                       "...) work from DIR. Existing files are never replaced.")
+    n.add_argument("dir", metavar="DIR", help="directory to copy into (created if missing)")
     b = sub.add_parser("bench", help="throughput benchmark (see scripts/bench.py)")
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     b.add_argument("--out", default="results/bench.json")
@@ -189,7 +203,8 @@ _CONFIG_PATHS = ("sweep", "model.", "generator.", "run.")
 
 
 def summary_table(ds, max_points: int = 8) -> str:
-    """Outcome means +- standard errors, one column per point (at most ``max_points``)."""
+    """Outcome means ± standard errors, one column per point (at most ``max_points``),
+    under a title line that says what the ``±`` is."""
     from .kernels import OUTCOMES
 
     n_points = ds.sizes["point"]
@@ -208,6 +223,9 @@ def summary_table(ds, max_points: int = 8) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     if n_points > max_points:
         lines.append(f"... {n_points - max_points} more point(s) in the store")
+    systems = ds.attrs.get("systems_per_point")
+    over = f" over {int(systems):,} systems per point" if systems else ""
+    lines.insert(0, f"outcome means ± their Monte Carlo standard errors (sem){over}")
     return "\n".join(lines)
 
 
@@ -234,6 +252,7 @@ def cmd_info(args) -> int:
               f"{chk.blocks_merged}/{chk.blocks} point blocks merged")
     print(f"started:   {a.get('started', '?')}")
     print(f"finished:  {a.get('finished') or '(not finished)'}")
+    print(f"analysis:  {_analysis_line(a, kind, chk.path)}")
     if chk.status == "damaged":
         print("status:    damaged: resume it with the config it was made from "
               "(mc-threat sweep CONFIG --out STORE --resume) to repair it")
@@ -246,6 +265,61 @@ def cmd_info(args) -> int:
     return 0
 
 
+def shipped_configs() -> Path:
+    """The directory of the configs installed with the package (``configs/`` of the
+    repository, reached through the ``mc_threat/data/configs`` symlink in a checkout)."""
+    return Path(__file__).resolve().parent / "data" / "configs"
+
+
+def cmd_init(args) -> int:
+    """Copy the shipped configs and cases into ``DIR/configs``; refuse, writing nothing, if
+    any of those files already exists."""
+    from .config import ConfigError
+
+    src = shipped_configs()
+    files = sorted([*src.glob("*.yaml"), *(src / "cases").glob("*.yaml"),
+                    *(src / "cases").glob("*.csv")])
+    if not files:
+        raise ConfigError(f"{src}: no shipped configs found (is mc-threat installed?)")
+    dest = Path(args.dir) / "configs"
+    targets = [dest / f.relative_to(src) for f in files]
+    there = [t for t in targets if t.exists() or t.is_symlink()]
+    if there:
+        raise ConfigError(f"{args.dir}: {len(there)} of the files already exist, e.g. "
+                          f"{there[0]}; nothing was copied (init never replaces a file)")
+    try:
+        for f, t in zip(files, targets, strict=True):
+            t.parent.mkdir(parents=True, exist_ok=True)
+            t.write_bytes(f.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{args.dir}: cannot write ({exc.strerror or exc})") from None
+    print(f"copied {len(files)} files into {dest}:")
+    for t in targets:
+        if t.parent == dest:
+            print(f"  {t}")
+    print(f"  {dest / 'cases'}/ ({len(targets) - sum(t.parent == dest for t in targets)} "
+          "files: the historical cases)")
+    print(f"next: cd {args.dir} && mc-threat sweep configs/default.yaml")
+    return 0
+
+
+def _analysis_line(attrs: dict, kind: str, path) -> str:
+    """What ``mc-threat info`` says about the sensitivity analysis stored in a store."""
+    import json
+
+    try:
+        meta = json.loads(attrs.get("sensitivity") or "null")
+    except ValueError:
+        meta = None
+    if isinstance(meta, dict):
+        method = {"sobol": "Sobol", "morris": "Morris"}.get(meta.get("method"), "?")
+        return (f"{method} indices stored (analysed {meta.get('analyzed', '?')}); draw them "
+                f"with: mc-threat plot {path}")
+    if kind in ("sobol", "morris"):
+        return f"none yet; compute it with: mc-threat sensitivity {path}"
+    return "none (a sensitivity analysis needs a sobol or morris design)"
+
+
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
@@ -253,7 +327,7 @@ def cmd_bench(args) -> int:
     return 0
 
 
-_COMMANDS = {"sweep": cmd_sweep, "info": cmd_info, "bench": cmd_bench}
+_COMMANDS = {"sweep": cmd_sweep, "info": cmd_info, "bench": cmd_bench, "init": cmd_init}
 
 
 if __name__ == "__main__":  # pragma: no cover

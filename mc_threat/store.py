@@ -146,6 +146,18 @@ def is_store(path) -> bool:
                               or (path / "_work" / "zarr.json").is_file())
 
 
+def not_a_store(path) -> StoreError:
+    """The error for a path that holds no results store, saying what is there instead."""
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()):
+        why = "it does not exist"
+    elif not path.is_dir():
+        why = "it is a file"
+    else:
+        why = "no zarr.json in the directory"
+    return StoreError(f"{path}: not an mc-threat results store ({why})")
+
+
 def _is_empty_dir(path: Path) -> bool:
     """A directory holding no files (empty subdirectories and zarr's ``*.partial`` temporary
     files of an interrupted write do not count)."""
@@ -367,7 +379,7 @@ class Store:
 
         self.path = Path(path)
         if not (self.path / "zarr.json").exists():
-            raise StoreError(f"{self.path}: not an mc-threat results store (no zarr.json)")
+            raise not_a_store(self.path)
         check_safe_metadata(self.path)
         try:
             with _quiet():
@@ -461,7 +473,7 @@ def open_results(path):
 
     path = Path(path)
     if not (path / "zarr.json").exists():
-        raise StoreError(f"{path}: not an mc-threat results store (no zarr.json)")
+        raise not_a_store(path)
     check_safe_metadata(path)
     with _quiet():
         return xr.open_zarr(path, consolidated=None)
@@ -639,7 +651,7 @@ def check_store(path, config=None, plan=None, design=None, *, template=None) -> 
 
     path = Path(path)
     if not is_store(path):
-        raise StoreError(f"{path}: not an mc-threat results store (no zarr.json)")
+        raise not_a_store(path)
     check_safe_metadata(path)
     res = StoreCheck(path)
     root, root_err = _read_json(path / "zarr.json")
