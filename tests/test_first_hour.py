@@ -87,3 +87,34 @@ def test_rerunning_case_calibrate_says_how_to_run_it_again(tmp_path, capsys):
     assert_clean_error(code, stdout, err, str(out), "already exists", "--overwrite",
                        "calibrate again", "--out")
     assert (out / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.timeout(300)
+def test_run_sweep_at_the_top_of_a_script_without_the_guard_runs_in_process(tmp_path):
+    """Without ``if __name__ == "__main__":`` dask's spawned workers would import the script
+    again and fail to start ("Nanny failed to start"); run_sweep notices, says so, and runs
+    the sweep in this process: same store as an in-process run."""
+    import subprocess
+    import sys
+
+    from conftest import assert_store_files_identical
+
+    cfg = write_config(tmp_path / "c.yaml", {"model": {"n_states": 5},
+                                             "run": {"seed": 4, "systems": 400, "chunk": 200}})
+    script = tmp_path / "noguard.py"
+    script.write_text(
+        "import mc_threat as mt\n"
+        "from mc_threat.sweep import run_sweep\n"
+        f"run_sweep(mt.load_config({str(cfg)!r}), 'a.zarr', workers=2, progress=False)\n"
+        "print('finished')\n")
+    proc = subprocess.run([sys.executable, script.name], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "finished"
+    assert "line 3 of" in proc.stderr and "__main__" in proc.stderr and \
+        "runs in this process" in proc.stderr, proc.stderr
+    from mc_threat.config import load_config
+    from mc_threat.sweep import run_sweep
+
+    run_sweep(load_config(cfg), tmp_path / "b.zarr", workers=0, progress=False)
+    assert_store_files_identical(tmp_path / "a.zarr", tmp_path / "b.zarr")
