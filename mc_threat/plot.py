@@ -383,7 +383,7 @@ def _cells(values: np.ndarray, bins: int, bounds=None):
     if distinct.size <= 12:
         index = np.searchsorted(distinct, values)
         edges = np.arange(distinct.size + 1) - 0.5
-        return index, edges, np.arange(distinct.size), [f"{v:g}" for v in distinct]
+        return index, edges, np.arange(distinct.size), [f"{v:.3g}" for v in distinct]
     lo, hi = bounds if bounds is not None else (values.min(), values.max())
     edges = np.linspace(lo, hi, bins + 1)
     index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, bins - 1)
