@@ -14,8 +14,15 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from conftest import assert_store_files_identical, force_plan, run_cli, write_config
+from conftest import (
+    assert_datasets_identical,
+    assert_store_files_identical,
+    force_plan,
+    run_cli,
+    write_config,
+)
 
+import mc_threat as mt
 from mc_threat import store as store_module
 
 CONFIG = {"model": {"n_states": 5},
@@ -81,3 +88,33 @@ def test_resume_without_the_systems_option_is_refused(tmp_path, capsys, monkeypa
     assert argv[argv.index("--systems") + 1] == "1500"
     code, _, err = run_cli(["sweep", cfg, "--out", out, "--workers", "0", "--resume"], capsys)
     assert code == 2 and "different config" in err, err
+
+
+def test_pasted_sensitivity_resume_command_keeps_design_and_systems(tmp_path, capsys,
+                                                                    monkeypatch):
+    """``--design morris`` (no sweep section: the default factors) and ``--systems`` both
+    enter the config hash; the printed command keeps them and finishes the run."""
+    force_plan(monkeypatch, block=16)  # several tasks
+    cfg = write_config(tmp_path / "plain.yaml", {"model": {"n_states": 5},
+                                                 "run": {"seed": 8, "systems": 4000}})
+    out = tmp_path / "m.zarr"
+    argv = ["sensitivity", cfg, "--out", out, "--workers", "0", "--quiet", "--design",
+            "morris", "--systems", "40"]
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 1)
+        code, _, err = run_cli(argv, capsys)
+    assert code == 130, err
+    lines = [line for line in err.splitlines() if line.startswith("Resume with: ")]
+    words = shlex.split(lines[0].removeprefix("Resume with: "))
+    assert words[:2] == ["mc-threat", "sensitivity"] and "--resume" in words
+    assert words[words.index("--design") + 1] == "morris"
+    assert words[words.index("--systems") + 1] == "40"
+    code, _, err = run_cli(words[1:], capsys)
+    assert code == 0, err
+    ref = tmp_path / "ref.zarr"
+    code, _, err = run_cli([*argv[:3], ref, *argv[4:]], capsys)
+    assert code == 0, err
+    a, b = mt.open_results(out).load(), mt.open_results(ref).load()
+    for ds in (a, b):
+        ds.attrs.clear()
+    assert_datasets_identical(a, b)
