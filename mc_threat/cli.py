@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mc-threat sweep CONFIG --out STORE --resume) or damaged (one 'damage:' line per "
         "problem; --resume with the config it was made from repairs it). Exit status 0 in "
         "all three cases, 2 when STORE is not a results store. Reads the whole store once.")
-    i.add_argument("store", metavar="STORE", help="results store (.zarr directory)")
+    i.add_argument("store", help="results store (.zarr directory)")
 
     n = sub.add_parser("init", help="copy the example configs and cases into DIR/configs "
                        "for editing", description="Copy the configs shipped with mc-threat "
