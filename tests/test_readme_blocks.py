@@ -11,8 +11,9 @@ configs and cases, as a user who installed the package would have them):
   calibration); nothing else is changed.
 * ``python``: the block is saved as a script and run with this interpreter (``__main__``,
   so a missing ``if __name__ == "__main__":`` guard would show as it does for a user). Only
-  the number of systems is made small: lines put before the block give ``run_sweep`` and
-  ``run_sensitivity`` a default ``systems``, which a block that sets ``systems`` keeps.
+  the size is made small: lines put before the block give ``run_sweep`` and
+  ``run_sensitivity`` a default ``systems``, and ``cases.calibrate_case`` 16 samples and 2
+  draws, which a block that sets them keeps.
 * ``yaml``: must parse; a block with config sections (``model``, ``generator``, ``run``,
   ``sweep``) must be a valid config.
 * ``text``: command synopses; each ``mc-threat COMMAND`` named must exist
@@ -107,8 +108,9 @@ def _commands(text: str) -> list[str]:
 
 
 HARNESS = f"""\
-# --- test harness: fewer systems per point (a block that sets systems keeps its own) ---
-import mc_threat.sensitivity as _se, mc_threat.sweep as _sw
+# --- test harness: fewer systems per point, a smaller calibration (a block that sets
+# systems, draws or sweep keeps its own) ---
+import mc_threat.cases as _ca, mc_threat.sensitivity as _se, mc_threat.sweep as _sw
 def _small(f):
     def g(*a, **k):
         k.setdefault("systems", {SMALL_SYSTEMS})
@@ -116,6 +118,13 @@ def _small(f):
     return g
 _sw.run_sweep = _small(_sw.run_sweep)
 _se.run_sensitivity = _small(_se.run_sensitivity)
+_calibrate = _ca.calibrate_case
+def _small_calibration(case, *a, **k):
+    sweep = case.calibrate.sweep if case.calibrate.sweep is not None else _ca.DEFAULT_SWEEP
+    k.setdefault("sweep", {{**sweep, "samples": 16}})
+    k.setdefault("draws", 2)
+    return _calibrate(case, *a, **k)
+_ca.calibrate_case = _small_calibration
 # --- the block ---
 """
 
