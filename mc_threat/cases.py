@@ -125,6 +125,9 @@ DEFAULT_SWEEP = {
 """The calibration design used when a case file gives none (``calibrate.sweep``)."""
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_CASES = Path(__file__).resolve().parent / "data" / "configs" / "cases"
+"""The cases installed with the package (``configs/cases/`` of the repository, package data
+through the ``mc_threat/data/configs`` symlink), found from any directory."""
 
 
 # =============================================================================================
@@ -553,9 +556,10 @@ def _model_params(model: Mapping, source: str) -> ModelParams:
 
 
 def shipped_cases() -> list[str]:
-    """Names of the cases in ``configs/cases/`` (of the working directory, else the repo)."""
+    """Names of the cases in ``configs/cases/`` of the working directory and of the
+    installed package."""
     names = set()
-    for base in (Path.cwd() / "configs" / "cases", REPO_ROOT / "configs" / "cases"):
+    for base in (Path.cwd() / "configs" / "cases", SHIPPED_CASES):
         if base.is_dir():
             names.update(p.stem for p in base.glob("*.yaml"))
     return sorted(names)
@@ -564,13 +568,13 @@ def shipped_cases() -> list[str]:
 def find_case(spec: str | os.PathLike[str]) -> Path:
     """The YAML of a case given by path or by name (``europe_1936``).
 
-    A name is looked up in ``configs/cases/`` of the working directory, then of the
-    mc-threat source tree.
+    A name is looked up in ``configs/cases/`` of the working directory, then among the
+    cases installed with the package (:data:`SHIPPED_CASES`).
     """
     p = Path(spec)
     if p.suffix in (".yaml", ".yml") or p.exists() or len(p.parts) > 1:
         return p
-    for base in (Path.cwd() / "configs" / "cases", REPO_ROOT / "configs" / "cases"):
+    for base in (Path.cwd() / "configs" / "cases", SHIPPED_CASES):
         cand = base / f"{spec}.yaml"
         if cand.is_file():
             return cand

@@ -53,7 +53,7 @@ def add_sweep_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     s.add_argument("--overwrite", action="store_true", help="replace an existing store")
     s.add_argument("--systems", type=_positive_int, help="systems per point (overrides "
-                   "run.systems)")
+                   "run.systems; a larger run.chunk is lowered to it, and the run says so)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,9 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_options(s)
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
-    i = sub.add_parser("info", help="describe a results store and how complete it is")
-    i.add_argument("store")
+    i = sub.add_parser(
+        "info", help="describe a results store and how complete it is",
+        description="Describe a results store: its design, points, systems per point and "
+        "tasks; when it was started and finished; whether it holds a sensitivity analysis "
+        "(mc-threat sensitivity); and its status: complete, incomplete (finish it with "
+        "mc-threat sweep CONFIG --out STORE --resume) or damaged (one 'damage:' line per "
+        "problem; --resume with the config it was made from repairs it). Exit status 0 in "
+        "all three cases, 2 when STORE is not a results store. Reads the whole store once.")
+    i.add_argument("store", help="results store (.zarr directory)")
 
+    n = sub.add_parser("init", help="copy the example configs and cases into DIR/configs "
+                       "for editing", description="Copy the configs shipped with mc-threat "
+                       "(default.yaml, weights_grid.yaml, sobol_weights.yaml, "
+                       "cluster_slurm.yaml) and the historical cases (cases/) into DIR/configs, "
+                       "so that the README's commands (mc-threat sweep configs/default.yaml, "
+                       "...) work from DIR. Existing files are never replaced.")
+    n.add_argument("dir", metavar="DIR", help="directory to copy into (created if missing)")
     b = sub.add_parser("bench", help="throughput benchmark (see scripts/bench.py)")
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     b.add_argument("--out", default="results/bench.json")
@@ -118,6 +132,7 @@ def cmd_sweep(args) -> int:
     if args.resume and args.overwrite:
         print("mc-threat: error: --resume and --overwrite exclude each other", file=sys.stderr)
         return EXIT_USAGE
+    note = lowered_chunk_note(config, args.systems)
     try:
         report = run_sweep(config, out, workers=args.workers, scheduler=args.scheduler,
                            resume=args.resume, overwrite=args.overwrite,
@@ -128,8 +143,9 @@ def cmd_sweep(args) -> int:
                            for line in exc.errors]) from None
     except (SweepInterrupted, KeyboardInterrupt):
         print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
-              f"Resume with: mc-threat sweep {args.config} --out {out} --resume",
-              file=sys.stderr)
+              f"Resume with: {resume_command(args, out)}", file=sys.stderr)
+        if note:
+            print(f"mc-threat: {note}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
         from .store import open_results
@@ -141,8 +157,50 @@ def cmd_sweep(args) -> int:
         print(f"\n{report.points} point(s) x {report.systems_per_point:,} systems, "
               f"{report.tasks_run}/{report.tasks_total} tasks run in {report.seconds:.1f} s"
               + compiled + (f" ({rate:,.0f} point-systems/s)" if rate == rate else ""))
-        print(f"results: {out}   (open with: xarray.open_zarr('{out}'))")
+        if note:
+            print(note)
+        print(f"results: {out}   (open with: mc_threat.open_results('{out}'))")
     return 0
+
+
+def resume_command(args, out, command: str = "sweep") -> str:
+    """The command that continues an interrupted run: the same config and store with
+    ``--resume``, and every option of the interrupted command that changes what is computed
+    (``--systems``, ``--design``: they enter the config hash the store keeps, so without them
+    ``--resume`` would refuse the store) or where (``--workers``, ``--scheduler``,
+    ``--cluster``) or how it is reported (``--quiet`` and the analysis options). Paths are
+    quoted for a POSIX shell, so the line can be pasted as it is."""
+    import shlex
+
+    words = ["mc-threat", command, str(args.config), "--out", str(out), "--resume"]
+    for option in _RESUME_OPTIONS:
+        value = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        if value is None or value is False:
+            continue
+        if command == "sensitivity" and option == "--design" and value == "sobol":
+            continue  # the default
+        if command == "sensitivity" and option == "--conf-level" and value == 0.95:
+            continue
+        words.append(option)
+        if value is not True:
+            words.append(",".join(value) if isinstance(value, list) else str(value))
+    return " ".join(shlex.quote(w) for w in words)
+
+
+# Options repeated by resume_command, in this order (those a command lacks are skipped).
+_RESUME_OPTIONS = ("--systems", "--design", "--workers", "--scheduler", "--cluster",
+                   "--outcomes", "--conf-level", "--resamples", "--quiet")
+
+
+def lowered_chunk_note(config, systems: int | None) -> str:
+    """A line saying that ``--systems`` lowers the config's ``run.chunk`` to fit, or ``""``
+    (a config file with ``chunk`` above ``systems`` is an error; the option adapts the chunk
+    instead, and says so once the run ends or is interrupted)."""
+    if systems is not None and config.run.chunk > systems:
+        return (f"note: --systems {systems} is below the config's run.chunk "
+                f"({config.run.chunk:,}), so run.chunk was lowered to {systems} (its "
+                "--resume does the same)")
+    return ""
 
 
 # Error lines about a config field (rather than a command-line option) start with one of these.
@@ -150,7 +208,8 @@ _CONFIG_PATHS = ("sweep", "model.", "generator.", "run.")
 
 
 def summary_table(ds, max_points: int = 8) -> str:
-    """Outcome means +- standard errors, one column per point (at most ``max_points``)."""
+    """Outcome means ± standard errors, one column per point (at most ``max_points``),
+    under a title line that says what the ``±`` is."""
     from .kernels import OUTCOMES
 
     n_points = ds.sizes["point"]
@@ -169,6 +228,9 @@ def summary_table(ds, max_points: int = 8) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     if n_points > max_points:
         lines.append(f"... {n_points - max_points} more point(s) in the store")
+    systems = ds.attrs.get("systems_per_point")
+    over = f" over {int(systems):,} systems per point" if systems else ""
+    lines.insert(0, f"outcome means ± their Monte Carlo standard errors (sem){over}")
     return "\n".join(lines)
 
 
@@ -195,6 +257,7 @@ def cmd_info(args) -> int:
               f"{chk.blocks_merged}/{chk.blocks} point blocks merged")
     print(f"started:   {a.get('started', '?')}")
     print(f"finished:  {a.get('finished') or '(not finished)'}")
+    print(f"analysis:  {_analysis_line(a, kind, chk.path)}")
     if chk.status == "damaged":
         print("status:    damaged: resume it with the config it was made from "
               "(mc-threat sweep CONFIG --out STORE --resume) to repair it")
@@ -207,6 +270,61 @@ def cmd_info(args) -> int:
     return 0
 
 
+def shipped_configs() -> Path:
+    """The directory of the configs installed with the package (``configs/`` of the
+    repository, reached through the ``mc_threat/data/configs`` symlink in a checkout)."""
+    return Path(__file__).resolve().parent / "data" / "configs"
+
+
+def cmd_init(args) -> int:
+    """Copy the shipped configs and cases into ``DIR/configs``; refuse, writing nothing, if
+    any of those files already exists."""
+    from .config import ConfigError
+
+    src = shipped_configs()
+    files = sorted([*src.glob("*.yaml"), *(src / "cases").glob("*.yaml"),
+                    *(src / "cases").glob("*.csv")])
+    if not files:
+        raise ConfigError(f"{src}: no shipped configs found (is mc-threat installed?)")
+    dest = Path(args.dir) / "configs"
+    targets = [dest / f.relative_to(src) for f in files]
+    there = [t for t in targets if t.exists() or t.is_symlink()]
+    if there:
+        raise ConfigError(f"{args.dir}: {len(there)} of the files already exist, e.g. "
+                          f"{there[0]}; nothing was copied (init never replaces a file)")
+    try:
+        for f, t in zip(files, targets, strict=True):
+            t.parent.mkdir(parents=True, exist_ok=True)
+            t.write_bytes(f.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{args.dir}: cannot write ({exc.strerror or exc})") from None
+    print(f"copied {len(files)} files into {dest}:")
+    for t in targets:
+        if t.parent == dest:
+            print(f"  {t}")
+    print(f"  {dest / 'cases'}/ ({len(targets) - sum(t.parent == dest for t in targets)} "
+          "files: the historical cases)")
+    print(f"next: cd {args.dir} && mc-threat sweep configs/default.yaml")
+    return 0
+
+
+def _analysis_line(attrs: dict, kind: str, path) -> str:
+    """What ``mc-threat info`` says about the sensitivity analysis stored in a store."""
+    import json
+
+    try:
+        meta = json.loads(attrs.get("sensitivity") or "null")
+    except ValueError:
+        meta = None
+    if isinstance(meta, dict):
+        method = {"sobol": "Sobol", "morris": "Morris"}.get(meta.get("method"), "?")
+        return (f"{method} indices stored (analysed {meta.get('analyzed', '?')}); draw them "
+                f"with: mc-threat plot {path}")
+    if kind in ("sobol", "morris"):
+        return f"none yet; compute it with: mc-threat sensitivity {path}"
+    return "none (a sensitivity analysis needs a sobol or morris design)"
+
+
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
@@ -214,7 +332,7 @@ def cmd_bench(args) -> int:
     return 0
 
 
-_COMMANDS = {"sweep": cmd_sweep, "info": cmd_info, "bench": cmd_bench}
+_COMMANDS = {"sweep": cmd_sweep, "info": cmd_info, "bench": cmd_bench, "init": cmd_init}
 
 
 if __name__ == "__main__":  # pragma: no cover

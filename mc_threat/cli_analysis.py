@@ -14,7 +14,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import EXIT_INTERRUPTED, _positive_int, add_sweep_options
+from .cli import (
+    EXIT_INTERRUPTED,
+    _positive_int,
+    add_sweep_options,
+    resume_command,
+)
 
 
 def _level(text: str) -> float:
@@ -97,9 +102,12 @@ def add_analysis_parsers(subparsers) -> None:
                    "(default: <store name>_figures next to the store)")
     p.add_argument("--outcomes", type=_names, metavar="A,B,...",
                    help="outcomes to draw (default: share_balance, share_bandwagon, contained, "
-                   "hegemon_favoured, alignment_change); 'all' for every outcome")
+                   "hegemon_favoured, alignment_change); 'all' for every outcome. "
+                   "share_bandwagon is left out when no state is neutral (it is then "
+                   "1 - share_balance)")
     p.add_argument("--heatmap", type=_names, metavar="X,Y",
-                   help="the two factors of the heatmaps (default: the two most influential)")
+                   help="the two factors of the heatmaps (default: the two most influential, "
+                   "by the stored indices or else by the correlation ratio)")
     p.add_argument("--format", type=_names, default=["png", "pdf"], metavar="png,pdf",
                    help="file formats (default: png,pdf)")
     p.add_argument("--quiet", action="store_true", help="do not list the files written")
@@ -179,7 +187,7 @@ def cmd_sensitivity(args) -> int:
                 convergence=args.convergence)
         except SweepInterrupted:
             print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
-                  f"Resume with: mc-threat sensitivity {args.config} --out {out} --resume",
+                  f"Resume with: {resume_command(args, out, 'sensitivity')}",
                   file=sys.stderr)
             return EXIT_INTERRUPTED
         analysis, swept, systems = report.analysis, report.swept, report.systems_per_point

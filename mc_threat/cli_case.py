@@ -365,6 +365,12 @@ def _cmd_calibrate(args, case) -> int:
     if args.seed is not None and args.seed < 0:
         raise ConfigError(f"--seed: must be >= 0, got {args.seed}")
     out = Path(args.out) if args.out else Path("results") / "cases" / f"{case.name}.zarr"
+    if (out.exists() or out.is_symlink()) and not args.overwrite:
+        from .store import StoreError
+
+        raise StoreError(f"{out}: already exists; use --overwrite to calibrate again and "
+                         f"replace it (a calibration store is written whole, never resumed), "
+                         f"or --out for another store")
     cal = calibrate_case(case, out, sweep=sweep, draws=args.draws, seed=args.seed,
                          overwrite=args.overwrite,
                          progress=not (args.quiet or args.json) and sys.stderr.isatty())

@@ -11,8 +11,13 @@ journal column (3.5 in wide) with 7-8 pt text, labelled axes and units:
 * :func:`heatmap_figure`           an outcome's mean over two swept factors;
 * :func:`choice_by_power_figure`   shares of balance, bandwagon and neutral choices against
                                    relative power, from the choice-by-power counts;
-* :func:`bot_vs_bop_figure`        balance of threat against balance of power for the key
-                                   outcomes, one marker per sweep point.
+* :func:`bot_vs_bop_figure`        balance of threat against balance of power, one panel
+                                   per outcome, one marker per sweep point, 1:1 line and
+                                   95% Monte Carlo intervals.
+
+Titles are plain words (:data:`OUTCOME_TITLES`); every factor symbol on an axis is explained
+in the figure (:func:`symbol_key`); means of 0/1 outcomes are labelled "probability"; every
+figure says how many systems per point (and points) stand behind it.
 
 :func:`plot_store` draws all that apply to a store and saves them (``mc-threat plot``).
 Figures are built on an Agg canvas without pyplot, so they work headless and in notebooks
@@ -51,9 +56,9 @@ KEY_OUTCOMES = ("share_balance", "share_bandwagon", "contained", "hegemon_favour
 contained, whether the hegemon is favoured, and how far the prediction departs from balance
 of power."""
 
-BOT_BOP_PAIRS = (("share_balance", "bop_share_balance", "share balancing"),
-                 ("contained", "bop_contained", "top threat contained"),
-                 ("hegemon_favoured", "bop_hegemon_favoured", "hegemon favoured"))
+BOT_BOP_PAIRS = (("share_balance", "bop_share_balance", "States that balance"),
+                 ("contained", "bop_contained", "Top threat contained"),
+                 ("hegemon_favoured", "bop_hegemon_favoured", "Strongest state\nfavoured"))
 """(balance of threat, balance of power, label) outcome pairs of :func:`bot_vs_bop_figure`."""
 
 FACTOR_SYMBOLS = {
@@ -89,6 +94,25 @@ FACTOR_UNITS = {
     "model.n_states": "states",
 }
 """Units of factors that have them (weights, ratios and shape parameters are unitless)."""
+
+OUTCOME_TITLES = {
+    "share_balance": "Share of states that balance",
+    "share_bandwagon": "Share of states that bandwagon",
+    "share_neutral": "Share of states that stay neutral",
+    "bop_agreement": "Principal threat is the balance-of-power threat",
+    "top_threat_is_hegemon": "The most-named threat is the strongest state",
+    "coalition_ratio": "Balancing coalition's power over the threat side's",
+    "contained": "The top threat is contained",
+    "n_coalitions": "Number of balancing coalitions",
+    "hegemon_allies": "Share of states allied with the strongest state",
+    "hegemon_opposed": "Share of states balancing against the strongest state",
+    "hegemon_favoured": "The strongest state has more allies than opponents",
+    "alignment_change": "States whose alignment differs from balance of power",
+    "bop_share_balance": "Share of states that balance (balance of power)",
+    "bop_contained": "The top threat is contained (balance of power)",
+    "bop_hegemon_favoured": "The strongest state is favoured (balance of power)",
+}
+"""Plain-language figure titles of the outcomes (MODEL.md section 5 defines them)."""
 
 CHOICE_COLOURS = {"balance": "#0072B2", "bandwagon": "#E69F00", "neutral": "#999999"}
 PAIR_MARKERS = (("o", "#0072B2"), ("s", "#D55E00"), ("^", "#009E73"))
@@ -145,12 +169,56 @@ def factor_label(name: str, *, long: bool = False) -> str:
 
 
 def _outcome_units(ds, outcome: str) -> str:
-    return ds[outcome].attrs.get("units", "") if outcome in ds else ""
+    """Units of an outcome's *mean*: a 0/1 indicator's mean is a probability."""
+    units = ds[outcome].attrs.get("units", "") if outcome in ds else ""
+    return "probability" if "0/1" in units else units
 
 
 def _outcome_label(ds, outcome: str) -> str:
     units = _outcome_units(ds, outcome)
+    if units == "probability":  # the share of systems in which the 0/1 outcome is 1
+        return "probability (fraction of systems)"
     return f"{outcome.replace('_', ' ')} ({units})" if units else outcome.replace("_", " ")
+
+
+def outcome_title(outcome: str) -> str:
+    """The plain-language title of an outcome (its name when it has none)."""
+    return OUTCOME_TITLES.get(outcome, outcome.replace("_", " "))
+
+
+def size_note(ds) -> str:
+    """``N = 2,000 systems per point, 36 points`` of a results Dataset."""
+    systems = ds.attrs.get("systems_per_point")
+    points = ds.sizes.get("point", 1)
+    per = f"{int(systems):,} systems per point" if systems else "systems per point unknown"
+    return f"N = {per}, {points:,} point{'s' if points != 1 else ''}"
+
+
+def symbol_key(factors) -> str:
+    """What the symbols of ``factors`` stand for, e.g. ``$w_A$ weight of aggregate power``,
+    one entry per factor that has a symbol, joined by semicolons."""
+    parts = []
+    for f in factors:
+        symbol = FACTOR_SYMBOLS.get(f)
+        if symbol and symbol != FACTOR_NAMES.get(f, f):
+            parts.append(f"{symbol} {FACTOR_NAMES.get(f, f)}")
+    return "; ".join(parts)
+
+
+def _wrap(text: str, width: int = 62) -> str:
+    """Wrap at ``; `` boundaries into lines of about ``width`` characters (mathtext is
+    counted by its source length, which overestimates it a little)."""
+    lines, line = [], ""
+    for part in text.split("; "):
+        candidate = f"{line}; {part}" if line else part
+        if line and len(candidate) > width:
+            lines.append(line + ";")
+            line = part
+        else:
+            line = candidate
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _analysis_kind(ds) -> str | None:
@@ -181,13 +249,14 @@ def indices_figure(ds, outcome: str):
     factors = [str(f) for f in ds["factor"].values]
     x = np.arange(len(factors))
     width = 0.38
+    key = _wrap(symbol_key(factors), 50)
     with paper_style():
-        fig = _figure(2.6)
+        fig = _figure(2.9 + 0.14 * (key.count("\n") + 1 if key else 0))
         ax = fig.add_subplot()
         if kind == "sobol":
             bars = (("S1", "S1_conf", "first order $S_1$", "#56B4E9"),
                     ("ST", "ST_conf", "total $S_T$", "#0072B2"))
-            ylabel = "Sobol index (fraction of variance)"
+            ylabel = "Sobol index\n(fraction of variance)"
         else:
             bars = (("mu_star", "mu_star_conf", r"$\mu^*$", "#0072B2"),
                     ("sigma", None, r"$\sigma$", "#E69F00"))
@@ -208,9 +277,9 @@ def indices_figure(ds, outcome: str):
         ax.set_xticks(x, [factor_label(f) for f in factors],
                       rotation=0 if all(f in FACTOR_SYMBOLS for f in factors) else 30,
                       ha="center" if all(f in FACTOR_SYMBOLS for f in factors) else "right")
-        ax.set_xlabel("factor")
+        ax.set_xlabel("factor" + (f"\n{key}" if key else ""))
         ax.set_ylabel(ylabel)
-        ax.set_title(outcome.replace("_", " "))
+        ax.set_title(f"{outcome_title(outcome)}\n{size_note(ds)}")
         fig.legend(loc="outside lower center", ncols=3, handlelength=1.2, columnspacing=1.0)
     return fig
 
@@ -226,8 +295,9 @@ def indices_overview_figure(ds, var: str | None = None):
     factors = [str(f) for f in ds["factor"].values]
     outcomes = [str(o) for o in ds["outcome"].values]
     data = np.asarray(ds[var].transpose("outcome", "factor").values, dtype=np.float64)
+    key = _wrap(symbol_key(factors), 48)
     with paper_style():
-        fig = _figure(0.6 + 0.2 * len(outcomes))
+        fig = _figure(1.2 + 0.2 * len(outcomes) + 0.14 * (key.count("\n") + 1 if key else 0))
         ax = fig.add_subplot()
         if kind == "sobol":
             mesh = ax.imshow(np.clip(data, 0, 1), vmin=0, vmax=1, cmap="viridis",
@@ -248,8 +318,9 @@ def indices_overview_figure(ds, var: str | None = None):
         for row in np.flatnonzero(~np.isfinite(data).any(axis=1)):
             ax.text((len(factors) - 1) / 2, row, "constant over the design", ha="center",
                     va="center", fontsize=7, color="#555555")
-        ax.set_xlabel("factor")
+        ax.set_xlabel("factor" + (f"\n{key}" if key else ""))
         ax.set_ylabel("outcome")
+        ax.set_title(f"Which factors matter for which outcome\n{size_note(ds)}")
         ax.spines[:].set_visible(False)
         fig.colorbar(mesh, ax=ax, label=label, shrink=0.9)
     return fig
@@ -267,8 +338,10 @@ def swept_factors(ds) -> list[str]:
 
 
 def top_factors(ds, outcome: str, count: int = 2) -> list[str]:
-    """The ``count`` most influential factors of ``outcome`` (by ST, or mu*), or the first
-    swept factors when the store holds no indices."""
+    """The ``count`` most influential factors of ``outcome``: by the stored indices (ST, or
+    Morris mu*) when the store holds an analysis of it, otherwise by the correlation ratio
+    (:func:`correlation_ratio`) of the outcome's mean with each factor. Ties keep the
+    design order."""
     factors = swept_factors(ds)
     kind = _analysis_kind(ds)
     if kind and outcome in [str(o) for o in ds["outcome"].values]:
@@ -278,7 +351,29 @@ def top_factors(ds, outcome: str, count: int = 2) -> list[str]:
             order = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
             ranked = [names[k] for k in order if names[k] in factors]
             return ranked[:count]
-    return factors[:count]
+    mean = _values(ds, outcome, stat="mean")
+    bounds = _bounds(ds)
+    score = np.array([correlation_ratio(np.asarray(ds[f].values, float), mean,
+                                        bounds=bounds.get(f)) for f in factors])
+    order = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
+    return [factors[k] for k in order][:count]
+
+
+def correlation_ratio(x: np.ndarray, y: np.ndarray, bins: int = 8, bounds=None) -> float:
+    """Pearson's correlation ratio squared, eta^2: the share of the variance of ``y``
+    explained by the mean of ``y`` within each value of ``x`` (a grid factor) or each of
+    ``bins`` equal-width bins of ``x`` (a sampled one). Unlike a linear correlation it sees
+    effects that rise and fall. NaN when ``y`` does not vary."""
+    index = _cells(x, bins, bounds)[0]
+    total = np.var(y)
+    if not np.isfinite(total) or total == 0:
+        return float("nan")
+    counts = np.bincount(index)
+    sums = np.bincount(index, weights=y)
+    used = counts > 0
+    means = sums[used] / counts[used]
+    between = np.sum(counts[used] * (means - y.mean()) ** 2) / y.size
+    return float(between / total)
 
 
 def _cells(values: np.ndarray, bins: int, bounds=None):
@@ -288,7 +383,7 @@ def _cells(values: np.ndarray, bins: int, bounds=None):
     if distinct.size <= 12:
         index = np.searchsorted(distinct, values)
         edges = np.arange(distinct.size + 1) - 0.5
-        return index, edges, np.arange(distinct.size), [f"{v:g}" for v in distinct]
+        return index, edges, np.arange(distinct.size), [f"{v:.3g}" for v in distinct]
     lo, hi = bounds if bounds is not None else (values.min(), values.max())
     edges = np.linspace(lo, hi, bins + 1)
     index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, bins - 1)
@@ -300,7 +395,8 @@ def heatmap_figure(ds, outcome: str, x: str | None = None, y: str | None = None,
     """Mean of ``outcome`` over two swept factors ``x`` and ``y``, averaged over the other
     factors. Grid factors keep their values; sampled factors (Sobol, Morris, LHS) are cut
     into ``bins`` equal-width bins and each cell averages the points that fall into it.
-    Default factors: the two with the largest total-order index."""
+    Default factors: the two most influential (:func:`top_factors`: largest total-order
+    index, or largest correlation ratio when the store holds no indices)."""
     if x is None or y is None:
         ranked = top_factors(ds, outcome, count=len(swept_factors(ds)))
         if x is None:
@@ -338,8 +434,8 @@ def heatmap_figure(ds, outcome: str, x: str | None = None, y: str | None = None,
         ax.set_xlabel(factor_label(x, long=True))
         ax.set_ylabel(factor_label(y, long=True))
         others = [f for f in swept_factors(ds) if f not in (x, y)]
-        ax.set_title(outcome.replace("_", " ")
-                     + (" (mean over the other factors)" if others else ""))
+        ax.set_title(f"{outcome_title(outcome)}\n"
+                     + ("mean over the other factors\n" if others else "") + size_note(ds))
         fig.colorbar(mesh, ax=ax, label=_outcome_label(ds, outcome))
     return fig
 
@@ -398,8 +494,12 @@ def choice_by_power_figure(ds, point=None):
         top.set_ylabel("share of the states\nin the bin (fraction)")
         top.legend(loc="center left", title="final choice", title_fontsize=7)
         n_points = ds.sizes.get("point", 1) if point is None else np.size(point)
-        top.set_title(f"choices by relative power ({n_points} point(s) pooled)"
-                      if n_points != 1 else "choices by relative power")
+        systems = ds.attrs.get("systems_per_point")
+        pooled = f"{n_points:,} point{'s' if n_points != 1 else ''}" + \
+            (" pooled" if n_points != 1 else "")
+        top.set_title("What states choose, by relative power\n"
+                      + (f"N = {int(systems):,} systems per point, " if systems else "")
+                      + pooled)
         total = per_bin.sum()
         bottom.bar(lower, per_bin / total if total else per_bin, width=upper - lower,
                    align="edge", color="#BBBBBB", edgecolor="white", linewidth=0.5)
@@ -415,40 +515,59 @@ def choice_by_power_figure(ds, point=None):
 
 
 def bot_vs_bop_figure(ds, pairs=BOT_BOP_PAIRS, max_errorbars: int = 60):
-    """Each key outcome under balance of threat (y) against balance of power (x), one marker
-    per sweep point with 95% Monte Carlo intervals (when there are at most
-    ``max_errorbars`` points); the diagonal is where the two theories agree. Large sweeps
-    are drawn with small translucent markers, rasterized inside the PDF."""
+    """Balance of threat (y) against balance of power (x), small multiples: one panel per
+    outcome of ``pairs``, each on its own scale (equal on both axes, so the dotted 1:1 line,
+    where the two theories agree, is the diagonal). One marker per sweep point with its 95%
+    Monte Carlo interval (1.96 standard errors) on both axes when there are at most
+    ``max_errorbars`` points; above that the markers are small and translucent (rasterized
+    in a PDF) and the key gives the largest interval. The fourth panel holds the key and
+    N (systems per point, points)."""
     from matplotlib.lines import Line2D
 
     n_points = ds.sizes.get("point", 1)
     size, alpha = (4.5, 1.0) if n_points <= 20 else (2.5, 0.7) if n_points <= 300 else (1.2, 0.3)
+    bars = n_points <= max_errorbars
+    widest = 0.0
     with paper_style():
-        fig = _figure(3.6)
-        ax = fig.add_subplot()
-        ax.plot([0, 1], [0, 1], color="#777777", linewidth=0.6, linestyle=":")
-        for (bot, bop, label), (marker, colour) in zip(pairs, PAIR_MARKERS, strict=False):
-            yb = np.atleast_1d(_values(ds, bot, stat="mean"))
-            xb = np.atleast_1d(_values(ds, bop, stat="mean"))
-            xerr = yerr = None
-            if n_points <= max_errorbars:
-                xerr = 1.96 * np.atleast_1d(_values(ds, bop, stat="sem"))
-                yerr = 1.96 * np.atleast_1d(_values(ds, bot, stat="sem"))
-            ax.errorbar(xb, yb, xerr=xerr, yerr=yerr, fmt=marker, color=colour,
-                        elinewidth=0.6, markersize=size, alpha=alpha, label=label,
-                        markeredgewidth=0, rasterized=n_points > 300)
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_aspect("equal")
-        ax.set_xlabel("balance of power (Waltz)\n(share of states or probability)")
-        ax.set_ylabel("balance of threat (Walt)\n(share of states or probability)")
-        # proxies: full-size, opaque markers whatever the sweep's size
-        handles = [Line2D([], [], color="#777777", linewidth=0.6, linestyle=":")]
-        handles += [Line2D([], [], marker=marker, color=colour, linestyle="none",
-                           markersize=4.5)
-                    for _, (marker, colour) in zip(pairs, PAIR_MARKERS, strict=False)]
-        fig.legend(handles, ["same prediction"] + [p[2] for p in pairs],
-                   loc="outside lower center", ncols=2, handlelength=1.5, columnspacing=1.0)
+        fig = _figure(3.9)
+        fig.suptitle("Balance of threat (Walt)\nagainst balance of power (Waltz)")
+        axes = list(fig.subplots(2, 2).ravel())
+        for ax, (bot, bop, label), (marker, colour) in zip(axes, pairs, PAIR_MARKERS,
+                                                           strict=False):
+            y = np.atleast_1d(_values(ds, bot, stat="mean"))
+            x = np.atleast_1d(_values(ds, bop, stat="mean"))
+            ye = 1.96 * np.atleast_1d(_values(ds, bot, stat="sem"))
+            xe = 1.96 * np.atleast_1d(_values(ds, bop, stat="sem"))
+            ax.errorbar(x, y, xerr=xe if bars else None, yerr=ye if bars else None,
+                        fmt=marker, color=colour, elinewidth=0.6, markersize=size,
+                        alpha=alpha, markeredgewidth=0, rasterized=n_points > 300)
+            lo = float(np.nanmin(np.concatenate([x - xe, y - ye])))
+            hi = float(np.nanmax(np.concatenate([x + xe, y + ye])))
+            pad = 0.08 * (hi - lo) + 0.01
+            lims = (max(lo - pad, -0.02), min(hi + pad, 1.02))
+            ax.plot(lims, lims, color="#555555", linewidth=0.7, linestyle=":", zorder=0)
+            ax.set_xlim(lims)
+            ax.set_ylim(lims)
+            ax.set_aspect("equal", adjustable="box")
+            ax.locator_params(nbins=4)
+            units = _outcome_units(ds, bot)
+            units = "share of states" if units == "fraction of states" else units
+            ax.set_title(f"{label} ({units})" if "\n" in label else f"{label}\n({units})")
+            ax.set_xlabel("balance of power")
+            ax.set_ylabel("balance of threat")
+            widest = max(widest, float(np.nanmax(np.concatenate([xe, ye]))))
+        key = axes[-1]
+        key.axis("off")
+        handles = [Line2D([], [], color="#555555", linewidth=0.7, linestyle=":"),
+                   Line2D([], [], color="#333333", marker="o", markersize=4, linestyle="none")]
+        point = "one sweep point;\nbars: 95% Monte\nCarlo interval" if bars else \
+            f"one sweep point;\nits 95% Monte Carlo\ninterval is at most\n±{widest:.2g} (not drawn)"
+        n = ds.attrs.get("systems_per_point")
+        title = (f"N = {int(n):,} systems\nper point, " if n else "") + \
+            f"{n_points:,} point{'s' if n_points != 1 else ''}"
+        key.legend(handles, ["1:1, the theories\nagree", point], loc="upper left",
+                   handlelength=1.5, borderaxespad=0.0, title=title, alignment="left",
+                   title_fontsize=7)
     return fig
 
 
@@ -486,7 +605,10 @@ def plot_store(path, out_dir=None, *, outcomes=None, heatmap=None,
     store holds a sensitivity analysis), heatmaps over two factors (when two numeric
     factors are swept), choices by relative power, and balance of threat against balance
     of power. ``outcomes`` defaults to :data:`KEY_OUTCOMES`; ``heatmap`` is a pair of
-    factor names (default: the two most influential per outcome). Returns the files."""
+    factor names (default: the two most influential per outcome). When no state is
+    neutral at any point, ``share_bandwagon`` is ``1 - share_balance`` and its figures would
+    repeat those of ``share_balance``: it is left out (:func:`duplicate_outcomes`).
+    Returns the files."""
     from .kernels import OUTCOMES
     from .store import open_results
 
@@ -505,6 +627,8 @@ def plot_store(path, out_dir=None, *, outcomes=None, heatmap=None,
         if len(heatmap) != 2:
             raise StoreError(f"--heatmap: needs two factors, got {len(heatmap)}")
     ds = open_results(path).load()
+    dropped = duplicate_outcomes(ds, outcomes)
+    outcomes = [o for o in outcomes if o not in dropped]
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(path)
     files: list[Path] = []
     kind = _analysis_kind(ds)
@@ -525,6 +649,16 @@ def plot_store(path, out_dir=None, *, outcomes=None, heatmap=None,
     files += _save(choice_by_power_figure(ds), out_dir, "choice_by_power", formats)
     files += _save(bot_vs_bop_figure(ds), out_dir, "bot_vs_bop", formats)
     return files
+
+
+def duplicate_outcomes(ds, outcomes) -> list[str]:
+    """Outcomes of ``outcomes`` whose figures would repeat another's: ``share_bandwagon``
+    beside ``share_balance`` when ``share_neutral`` is 0 at every point (then every state
+    that does not balance bandwagons, and one share is one minus the other)."""
+    if "share_balance" in outcomes and "share_bandwagon" in outcomes and \
+            "share_neutral" in ds and not np.any(_values(ds, "share_neutral", stat="mean")):
+        return ["share_bandwagon"]
+    return []
 
 
 def _save(fig, out_dir, name, formats) -> list[Path]:

@@ -146,6 +146,18 @@ def is_store(path) -> bool:
                               or (path / "_work" / "zarr.json").is_file())
 
 
+def not_a_store(path) -> StoreError:
+    """The error for a path that holds no results store, saying what is there instead."""
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()):
+        why = "it does not exist"
+    elif not path.is_dir():
+        why = "it is a file"
+    else:
+        why = "no zarr.json in the directory"
+    return StoreError(f"{path}: not an mc-threat results store ({why})")
+
+
 def _is_empty_dir(path: Path) -> bool:
     """A directory holding no files (empty subdirectories and zarr's ``*.partial`` temporary
     files of an interrupted write do not count)."""
@@ -369,7 +381,7 @@ class Store:
 
         self.path = Path(path)
         if not (self.path / "zarr.json").exists():
-            raise StoreError(f"{self.path}: not an mc-threat results store (no zarr.json)")
+            raise not_a_store(self.path)
         check_safe_metadata(self.path)
         try:
             with _quiet():
@@ -454,19 +466,72 @@ class Store:
         }
 
 
-def open_results(path):
-    """Open a results store as an ``xarray.Dataset`` (lazily, with dask).
+def open_results(path, *, unstack: bool = False):
+    """Open a results store as an ``xarray.Dataset``.
 
-    ``xr.open_zarr(path)`` gives the same Dataset; this also checks the path first.
+    The outcome variables stay lazy (dask arrays, read when used); the coordinates (the
+    factor values along ``point``, ``n_states``, the power-bin bounds) are small and are
+    loaded at once, so that ``ds.groupby("model.weights.intent")``, ``ds.sel(...)``,
+    ``ds.where(...)`` and plotting work on them directly.
+
+    Parameters
+    ----------
+    path : the results store (``.zarr`` directory)
+    unstack : for a grid design, replace the ``point`` dimension by one dimension per
+        factor (``ds["contained"]`` then has the dimensions of ``ds.attrs["factors"]``, in
+        that order, then ``stat``; each factor's dimension is indexed by its values).
+        ``n_states`` becomes a scalar coordinate when it is the same at every point, and
+        is dropped when ``model.n_states`` is itself a factor (it repeats it). Sampled
+        designs (lhs, sobol, morris, points) have no such layout; they are refused.
+
+    ``xr.open_zarr(path)`` gives the same variables, with lazy coordinates.
+
+    Raises
+    ------
+    StoreError
+        ``path`` is not a results store, or ``unstack`` for a store that is not a grid.
     """
     import xarray as xr
 
     path = Path(path)
     if not (path / "zarr.json").exists():
-        raise StoreError(f"{path}: not an mc-threat results store (no zarr.json)")
+        raise not_a_store(path)
     check_safe_metadata(path)
     with _quiet():
-        return xr.open_zarr(path, consolidated=None)
+        ds = xr.open_zarr(path, consolidated=None)
+    ds = ds.assign_coords({name: ds[name].variable.compute() for name in ds.coords
+                           if ds[name].chunks is not None})
+    if unstack:
+        ds = _unstack_grid(ds, path)
+    return ds
+
+
+def _unstack_grid(ds, path: Path):
+    design = ds.attrs.get("design")
+    factors = [str(f) for f in ds.attrs.get("factors", [])]
+    if design != "grid" or not factors:
+        raise StoreError(f"{path}: unstack=True needs a grid design (one value of each "
+                         f"factor per point), this store's design is {design or 'unknown'}"
+                         f"{'' if factors else ' without factors'}; select and group along "
+                         "'point' instead")
+    others = [n for n in ds.coords if n not in factors and n != "point"
+              and ds[n].dims == ("point",)]
+    scalars = {}
+    for name in others:
+        values = ds[name].values
+        if values.size and (values == values[0]).all():
+            scalars[name] = values[0]
+    try:
+        # a coordinate along point that is neither a factor nor constant can only be
+        # n_states of a grid over model.n_states, which repeats that factor: dropped
+        flat = ds.drop_vars(others)
+        if len(factors) == 1:  # one factor: its values become the dimension's index
+            out = flat.swap_dims(point=factors[0]).drop_vars("point")
+        else:
+            out = flat.set_index(point=factors).unstack("point")
+    except ValueError as exc:
+        raise StoreError(f"{path}: cannot unstack its grid ({exc})") from None
+    return out.transpose(*factors, ...).assign_coords(scalars)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -641,7 +706,7 @@ def check_store(path, config=None, plan=None, design=None, *, template=None) -> 
 
     path = Path(path)
     if not is_store(path):
-        raise StoreError(f"{path}: not an mc-threat results store (no zarr.json)")
+        raise not_a_store(path)
     check_safe_metadata(path)
     res = StoreCheck(path)
     root, root_err = _read_json(path / "zarr.json")

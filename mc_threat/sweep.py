@@ -377,6 +377,8 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
     config = with_systems(config, systems)
     check_size(config, systems_flag=systems is not None)
     local = not (scheduler or cluster_file)
+    if local and workers != 0:
+        workers = _script_guard(workers)
     if local and workers is not None and workers > max_local_workers():
         raise ConfigError(f"--workers: {workers} worker processes are too many for this "
                           f"machine ({os.cpu_count()} cores); at most {max_local_workers()}")
@@ -470,6 +472,26 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             executor.close()
     return SweepReport(out, plan.n_points, plan.n_tasks, ran,
                        time.perf_counter() - t0, plan.systems, compiled)
+
+
+def _script_guard(workers: int | None) -> int | None:
+    """``0`` (run in this process, same results) when ``run_sweep`` is called from the top
+    level of a script without ``if __name__ == "__main__":``, where dask's worker processes
+    would import the script again and fail to start (:mod:`mc_threat._script`)."""
+    from ._script import in_spawned_import, unguarded_script_line
+
+    if in_spawned_import():
+        raise RuntimeError("mc-threat: run_sweep was called while a worker process imported "
+                           "your script; put the call under if __name__ == '__main__':")
+    line = unguarded_script_line()
+    if line is None:
+        return workers
+    print(f"mc-threat: note: run_sweep is called at line {line} of "
+          f"{sys.modules['__main__'].__file__} outside an if __name__ == '__main__': block; "
+          "dask's worker processes would run the script again, so the sweep runs in this "
+          "process instead (same results, numba threads on every core). Put the call under "
+          "the guard to use worker processes.", file=sys.stderr, flush=True)
+    return 0
 
 
 def _make_parent(out: Path) -> None:

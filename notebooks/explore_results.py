@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -24,7 +26,14 @@
 # mc-threat sensitivity configs/sobol_weights.yaml     # sweep + Sobol indices
 # ```
 #
-# and point `STORE` below at it (or set the `MC_THREAT_STORE` environment variable).
+# and point `STORE` below at it (or set the `MC_THREAT_STORE` environment variable). The
+# section on grid designs uses a second store, for example
+#
+# ```bash
+# mc-threat sweep configs/weights_grid.yaml --systems 20000   # a 2 x 3 x 3 x 3 grid
+# ```
+#
+# (`GRID_STORE` below, or `MC_THREAT_GRID_STORE`); it is skipped when there is none.
 # The `.ipynb` and the `.py` file are [jupytext](https://jupytext.readthedocs.io) twins:
 # edit either and run `jupytext --sync notebooks/explore_results.ipynb`.
 
@@ -36,7 +45,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+import mc_threat as mt
+
 STORE = Path(os.environ.get("MC_THREAT_STORE", "../results/sobol_weights.zarr"))
+GRID_STORE = Path(os.environ.get("MC_THREAT_GRID_STORE", "../results/weights_grid.zarr"))
 FIGURES = Path(os.environ.get("MC_THREAT_FIGURES", "figures"))
 OUTCOME = "contained"  # the outcome to look at closely
 
@@ -45,9 +57,11 @@ OUTCOME = "contained"  # the outcome to look at closely
 #
 # Every outcome is a variable over `(point, stat)`; every swept factor is a coordinate
 # along `point`. A sensitivity analysis adds variables over `(outcome, factor)`.
+# `mt.open_results` loads the coordinates (they are small) and leaves the outcomes to be
+# read when used; `xr.open_zarr(STORE)` gives the same Dataset with lazy coordinates.
 
 # %%
-ds = xr.open_zarr(STORE)
+ds = mt.open_results(STORE)
 ds  # noqa: B018 (displays the Dataset)
 
 # %%
@@ -136,7 +150,8 @@ if has_sobol or has_morris:
 # ## An outcome over two factors
 #
 # Sampled designs scatter their points, so bin them: xarray's `BinGrouper` averages the
-# points in each cell (a grid design can use `groupby` on the factor values directly).
+# points in each cell (a grid design can group by the factor values directly, or be
+# unstacked into one dimension per factor: see the next section).
 
 # %%
 from xarray.groupers import BinGrouper  # noqa: E402
@@ -154,6 +169,30 @@ if len(factors) >= 2:
     ax.set_ylabel(fy)
     fig.colorbar(image, ax=ax, label=OUTCOME)
     fig.tight_layout()
+
+# %% [markdown]
+# ## A grid design: group by a factor, or one dimension per factor
+#
+# In a grid store every combination of the factors' values is one point, so
+# `groupby(factor)` averages an outcome over the other factors, and
+# `mt.open_results(path, unstack=True)` turns `point` into one labelled dimension per
+# factor (`sel` by value, `mean` over a factor, 2-D plots of two factors).
+
+# %%
+if GRID_STORE.exists():
+    grid_ds = mt.open_results(GRID_STORE)
+    grid_factors = list(grid_ds.attrs["factors"])
+    by = grid_ds.sel(stat="mean").groupby(grid_factors[-1]).mean()
+    print(f"{OUTCOME} by {grid_factors[-1]}, averaged over the other factors:")
+    print(by[OUTCOME].to_series().round(4).to_string())
+    cube = mt.open_results(GRID_STORE, unstack=True)
+    print(dict(cube[OUTCOME].sizes))
+    if len(grid_factors) >= 2:
+        two = cube[OUTCOME].sel(stat="mean").mean(grid_factors[:-2] or [])
+        two.plot(x=grid_factors[-1], y=grid_factors[-2], figsize=(4, 3))
+else:
+    print(f"no grid store at {GRID_STORE}: make one with "
+          "mc-threat sweep configs/weights_grid.yaml --systems 20000")
 
 # %% [markdown]
 # ## Choices by relative power

@@ -15,6 +15,7 @@ import pytest
 
 from mc_threat.config import config_from_dict
 from mc_threat.sensitivity import run_sensitivity
+from mc_threat.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "explore_results.ipynb"
@@ -27,6 +28,14 @@ SMALL = {
               "factors": {"model.weights.power": [0.0, 1.0],
                           "model.weights.offense": [0.0, 1.0],
                           "model.bandwagon_ratio": [0.0, 0.5]}},
+}
+
+
+GRID = {
+    "model": {"n_states": 6},
+    "run": {"seed": 98, "systems": 200, "chunk": 100},
+    "sweep": {"design": "grid", "factors": {"model.weights.offense": [0.0, 1.0],
+                                            "model.weights.intent": [0.0, 0.5, 1.0]}},
 }
 
 
@@ -55,9 +64,12 @@ def test_notebook_runs_on_a_small_store(tmp_path, monkeypatch):
 
     store = tmp_path / "small.zarr"
     run_sensitivity(config_from_dict(SMALL), store, workers=0, progress=False)
+    grid = tmp_path / "grid.zarr"
+    run_sweep(config_from_dict(GRID), grid, workers=0, progress=False)
     figures = tmp_path / "figures"
     # the kernel inherits this environment
     monkeypatch.setenv("MC_THREAT_STORE", str(store))
+    monkeypatch.setenv("MC_THREAT_GRID_STORE", str(grid))
     monkeypatch.setenv("MC_THREAT_FIGURES", str(figures))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(NOTEBOOK, as_version=4)
@@ -76,10 +88,14 @@ def test_notebook_runs_on_a_small_store(tmp_path, monkeypatch):
     stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
     assert "Warning:" not in stderr, stderr  # no Python warning from the notebook's code
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    # scatter, S1/ST bars, ST overview, binned heatmap, choices, BoT/BoP, 4 paper figures
-    assert len(images) >= 10, len(images)
+    # scatter, S1/ST bars, ST overview, binned heatmap, grid heatmap, choices, BoT/BoP, 4
+    # paper figures
+    assert len(images) >= 11, len(images)
     text = "".join(o.get("text", "") for o in outputs)
     assert "design:  sobol" in text
+    # the grid section: groupby on a factor, then one dimension per factor
+    assert "contained by model.weights.intent, averaged over the other factors:" in text
+    assert ("{'model.weights.offense': 2, 'model.weights.intent': 3, 'stat': 6}" in text), text
     # plot_store wrote the paper figures where the notebook was told to
     written = sorted(p.name for p in figures.iterdir())
     for name in ("indices_contained.png", "indices_contained.pdf", "choice_by_power.pdf",

@@ -90,6 +90,8 @@ def check_paper_figure(fig):
     assert sizes and min(sizes) >= 7, sizes
     fig.canvas.draw()  # lays out without errors
     for ax in fig.axes:
+        if not ax.axison:  # a panel that only holds a key
+            continue
         if ax.get_label() == "<colorbar>":
             assert "(" in ax.get_ylabel(), "colorbar without units"
             continue
@@ -121,7 +123,12 @@ def test_indices_bars_and_whiskers_are_the_stored_indices(stores):
     st_x = [p.get_x() for p in bars[1].patches]
     assert all(a < b for a, b in zip(s1_x, st_x, strict=True))
     assert [t.get_text() for t in ax.get_xticklabels()] == ["$w_A$", "$w_D$", r"$\beta$"]
-    assert ax.get_ylabel() == "Sobol index (fraction of variance)"
+    assert ax.get_ylabel() == "Sobol index\n(fraction of variance)"
+    # the symbols are explained, the title is plain words with N
+    assert r"$w_A$ weight of aggregate power" in ax.get_xlabel()
+    assert r"$\beta$ bandwagon ratio" in ax.get_xlabel()
+    assert ax.get_title() == ("Share of states that bandwagon\n"
+                              "N = 200 systems per point, 40 points")
     noise = float(ds["mc_noise_share"].sel(outcome="share_bandwagon"))
     assert any(np.allclose(line.get_ydata(), noise) for line in ax.get_lines())
 
@@ -235,20 +242,74 @@ def test_choice_shares_are_the_normalised_counts(stores):
 
 
 def test_bot_against_bop_markers_are_the_stored_means(stores):
+    """One panel per outcome (small multiples), each with its 1:1 line and 95% intervals."""
     ds = load(stores["grid"])
     fig = plot.bot_vs_bop_figure(ds)
     check_paper_figure(fig)
-    ax = fig.axes[0]
-    containers = ax.containers
-    assert len(containers) == 3
-    for container, (bot, bop, _) in zip(containers, plot.BOT_BOP_PAIRS, strict=True):
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == 3
+    for ax, (bot, bop, _) in zip(panels, plot.BOT_BOP_PAIRS, strict=True):
+        (container,) = ax.containers
         x, y = container.lines[0].get_data()
         np.testing.assert_allclose(x, ds[bop].sel(stat="mean").values)
         np.testing.assert_allclose(y, ds[bot].sel(stat="mean").values)
         vertical = container.lines[2][1].get_segments()  # the y error bars
         np.testing.assert_allclose([s[1][1] - s[0][1] for s in vertical],
                                    2 * 1.96 * ds[bot].sel(stat="sem").values)
-    assert "balance of power" in ax.get_xlabel() and "balance of threat" in ax.get_ylabel()
+        assert ax.get_xlabel() == "balance of power" and ax.get_ylabel() == "balance of threat"
+        # the 1:1 line spans the (equal) limits
+        diagonal = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+        assert len(diagonal) == 1
+        assert ax.get_xlim() == ax.get_ylim()
+        np.testing.assert_allclose(diagonal[0].get_xdata(), ax.get_xlim())
+        np.testing.assert_allclose(diagonal[0].get_ydata(), ax.get_ylim())
+    assert "(share of states)" in panels[0].get_title()
+    assert "(probability)" in panels[1].get_title() and "(probability)" in panels[2].get_title()
+    text = " ".join(t.get_text() for t in texts(fig))
+    assert "N = 100 systems\nper point, 12 points" in text
+
+
+def test_bot_against_bop_of_a_large_sweep_states_the_largest_interval(stores):
+    ds = load(stores["sobol"])
+    fig = plot.bot_vs_bop_figure(ds, max_errorbars=10)
+    widest = max(1.96 * ds[v].sel(stat="sem").max().item()
+                 for pair in plot.BOT_BOP_PAIRS for v in pair[:2])
+    text = " ".join(t.get_text() for t in texts(fig))
+    assert f"at most\n±{widest:.2g} (not drawn)" in text, text
+    for ax in fig.axes:
+        if ax.axison:
+            (container,) = ax.containers
+            assert not container.has_xerr and not container.has_yerr
+
+
+def test_labels_of_indicator_outcomes_say_probability(stores):
+    ds = load(stores["grid"])
+    assert ds["contained"].attrs["units"] == "indicator (0/1)"
+    fig = plot.heatmap_figure(ds, "contained")
+    assert fig.axes[1].get_ylabel() == "probability (fraction of systems)"
+    fig = plot.heatmap_figure(ds, "share_balance")
+    assert fig.axes[1].get_ylabel() == "share balance (fraction of states)"
+    assert fig.axes[0].get_title().startswith("Share of states that balance\n")
+    assert fig.axes[0].get_title().endswith("N = 100 systems per point, 12 points")
+
+
+def test_default_heatmap_factors_of_a_grid_are_the_most_explanatory(stores):
+    """Without indices, the two factors whose values explain most of the outcome's variance
+    over the points (correlation ratio, computed here with plain numpy)."""
+    ds = load(stores["grid"])
+    for outcome in ("contained", "share_balance", "hegemon_favoured"):
+        y = ds[outcome].sel(stat="mean").values
+        eta = {}
+        for f in ("model.weights.intent", "model.bandwagon_ratio", "model.reach"):
+            x = ds[f].values
+            groups = [y[x == v] for v in np.unique(x)]
+            between = sum(len(g) * (g.mean() - y.mean()) ** 2 for g in groups)
+            eta[f] = between / ((y - y.mean()) ** 2).sum()
+        want = sorted(eta, key=lambda f: -eta[f])[:2]
+        assert plot.top_factors(ds, outcome) == want, (outcome, eta)
+        fig = plot.heatmap_figure(ds, outcome)
+        assert fig.axes[0].get_xlabel() == plot.factor_label(want[0], long=True)
+        assert fig.axes[0].get_ylabel() == plot.factor_label(want[1], long=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,8 +323,14 @@ def test_plot_store_writes_every_figure(stores, tmp_path):
     varying = [o for o in plot.KEY_OUTCOMES
                if np.isfinite(ds["ST"].sel(outcome=o).values).any()]
     assert varying, "the test store should have key outcomes that vary"
+    # no state is neutral in this store: share_bandwagon = 1 - share_balance, left out
+    assert not ds["share_neutral"].sel(stat="mean").values.any()
+    np.testing.assert_allclose(ds["share_bandwagon"].sel(stat="mean"),
+                               1 - ds["share_balance"].sel(stat="mean"), atol=1e-12)
+    kept = [o for o in plot.KEY_OUTCOMES if o != "share_bandwagon"]
+    varying = [o for o in varying if o != "share_bandwagon"]
     names = ([f"indices_{o}" for o in varying] + ["indices_overview"]
-             + [f"heatmap_{o}" for o in plot.KEY_OUTCOMES] + ["choice_by_power", "bot_vs_bop"])
+             + [f"heatmap_{o}" for o in kept] + ["choice_by_power", "bot_vs_bop"])
     assert sorted(f.name for f in files) == sorted(f"{n}.png" for n in names)
     for f in files:
         assert f.exists() and f.parent == tmp_path / "figs"
@@ -325,14 +392,15 @@ def test_plot_command(stores, tmp_path, capsys, monkeypatch):
     assert written == ["bot_vs_bop.png", "choice_by_power.png", "heatmap_contained.png"]
     printed = capsys.readouterr().out
     assert f"3 file(s) written to {out_dir}" in printed
-    # 'all' outcomes: a heatmap of each (the default factors: the first two swept)
+    # 'all' outcomes: a heatmap of each (the default factors: the most explanatory)
     calls = []
     real = plot.heatmap_figure
     monkeypatch.setattr(plot, "heatmap_figure",
                         lambda ds, o, x, y: calls.append(o) or real(ds, o, x, y))
     monkeypatch.setattr(plot, "save_figure", lambda fig, d, name, formats: [Path(d) / name])
     assert run_command(["plot", store, "--outcomes", "all", "--quiet"]) == 0
-    assert calls == list(mt.OUTCOMES)
+    # no neutral state in this store: share_bandwagon would repeat share_balance
+    assert calls == [o for o in mt.OUTCOMES if o != "share_bandwagon"]
     monkeypatch.undo()
     fig_dir = tmp_path / "mine"
     assert run_command(["plot", stores["sobol"], "--out", fig_dir, "--quiet",
@@ -354,3 +422,13 @@ def test_morris_overview_is_scaled_per_outcome(stores):
             np.testing.assert_allclose(row, values / np.nanmax(values))
         else:
             assert np.isnan(row).all()
+
+
+def test_share_bandwagon_is_kept_when_some_state_is_neutral(stores):
+    ds = load(stores["grid"])
+    both = ["share_balance", "share_bandwagon"]
+    assert plot.duplicate_outcomes(ds, both) == ["share_bandwagon"]
+    assert plot.duplicate_outcomes(ds, ["share_bandwagon"]) == []
+    neutral = ds.copy(deep=True)
+    neutral["share_neutral"].loc[{"point": 3, "stat": "mean"}] = 0.01
+    assert plot.duplicate_outcomes(neutral, both) == []
