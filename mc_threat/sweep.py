@@ -13,6 +13,7 @@ process alone stops, closes the cluster and reports :class:`SweepInterrupted`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -235,13 +236,20 @@ class _DaskExecutor:
             self.cluster = slurm_cluster(cluster_file)
             self.client = Client(self.cluster)
         elif scheduler:
+            error = None
             try:
                 self.client = Client(scheduler, timeout="20s")
             except OSError as exc:
-                raise StoreError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+                error = f"--scheduler {scheduler}: cannot connect ({exc})"
             except (ValueError, TypeError) as exc:
-                raise StoreError(f"--scheduler {scheduler}: not a scheduler address ({exc}); "
-                                 "expected e.g. tcp://host:8786") from None
+                error = (f"--scheduler {scheduler}: not a scheduler address ({exc}); "
+                         "expected e.g. tcp://host:8786")
+            if error is not None:
+                # The half-made Client already made itself dask's default scheduler; it
+                # undoes that when it is collected, which must happen now, not at some
+                # later moment when another client may be the default.
+                gc.collect()
+                raise StoreError(error)
         else:
             n = workers or _default_workers(n_tasks)
             cores = os.cpu_count() or 1

@@ -444,3 +444,19 @@ def test_worker_of_another_version_joining_late_fails_its_tasks_clearly(dask_clu
                 fut.result(timeout=60)
     finally:
         dask_cluster.stop_worker(worker)
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "foo://127.0.0.1:1"])
+def test_failed_scheduler_connection_leaves_dask_settings_alone(address):
+    """A bad ``--scheduler`` is refused, and dask's default scheduler is what it was before
+    (a half-made Client used to leave ``scheduler='dask.distributed'`` set until garbage
+    collection, which broke every later dask computation in the same process)."""
+    import dask
+
+    from mc_threat.store import StoreError
+    from mc_threat.sweep import _DaskExecutor
+
+    before = dask.config.get("scheduler", None)
+    with pytest.raises(StoreError, match=f"--scheduler {address}"):
+        _DaskExecutor(None, address, 1, progress=False)
+    assert dask.config.get("scheduler", None) == before
