@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np  # (none of these imports numba)
+import pytest
+import yaml
 
 # ---------------------------------------------------------------------------------------------
 # The test run owns its compiled code
@@ -50,10 +53,6 @@ def isolate_numba_cache() -> str:
 
 
 NUMBA_CACHE_DIR = isolate_numba_cache()
-
-import numpy as np
-import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
