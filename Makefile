@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench lint clean clean-cache
+.PHONY: run test bench mutants lint clean clean-cache
 
 $(BIN)/mc-threat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(BIN)/mc-threat  ## install, then run the test suite (benchmarks excluded
 
 bench: $(BIN)/mc-threat  ## full benchmark, writes results/bench.json
 	$(BIN)/mc-threat bench
+
+# Not part of `make test`: about 50 curated rule-level mutants of the kernels and the case
+# scoring, each compiled into a fresh numba cache and run against the fast kernel tests
+# (scripts/mutants.py; about an hour on 2 shared cores). Prints the score and the survivors.
+mutants: $(BIN)/mc-threat  ## mutation score of the kernel tests, writes results/mutants.json
+	nice $(BIN)/python scripts/mutants.py
 
 lint: $(BIN)/mc-threat
 	$(BIN)/ruff check mc_threat tests scripts notebooks
