@@ -241,6 +241,10 @@ def run_one(mutant, source: Path, subset: list[str], timeout: float, stop_first:
             os.killpg(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate()
             status = "timeout"
+        finally:  # interrupted: take the test run (and its workers) down too
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         elapsed = time.monotonic() - t0
     failed = sorted({line.split(" ")[1] for line in out.splitlines()
                      if line.startswith(("FAILED ", "ERROR "))})
@@ -251,7 +255,12 @@ def run_one(mutant, source: Path, subset: list[str], timeout: float, stop_first:
             "tail": out.strip().splitlines()[-3:] if status != "survived" else []}
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds, so the temporary copies are removed
+
+
 def main(argv=None) -> int:
+    signal.signal(signal.SIGTERM, _terminated)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", help="comma-separated mutant ids (default: all)")
     ap.add_argument("--all", action="store_true",
