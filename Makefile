@@ -28,7 +28,8 @@ bench: $(BIN)/mc-threat  ## full benchmark, writes results/bench.json
 
 # Not part of `make test`: about 50 curated rule-level mutants of the kernels and the case
 # scoring, each compiled into a fresh numba cache and run against the fast kernel tests
-# (scripts/mutants.py; about an hour on 2 shared cores). Prints the score and the survivors.
+# (scripts/mutants.py; 1 to 3 minutes per mutant, 1.5 to 2 hours in all on a busy 2-core
+# machine). Prints the score and the survivors.
 mutants: $(BIN)/mc-threat  ## mutation score of the kernel tests, writes results/mutants.json
 	nice $(BIN)/python scripts/mutants.py
 

@@ -25,6 +25,13 @@ The unmutated copy runs first and must pass. Usage::
 
 It prints one line per mutant, the score and the survivors, and writes everything to
 ``results/mutants.json`` (``--out``).
+
+Cost: the compile dominates. On the 2-core reference machine under load from other jobs, a
+mutant took 1 to 3 minutes (killed ones stop at their first failing test; the unmutated
+subset takes 2 to 5 minutes), so a full run takes 1.5 to 2 hours; ``--only`` splits it into
+pieces that can run side by side. Measured on 2026-12-02: all 49 mutants killed, none by
+timeout; the tests as they were before issue 13 killed 45 (the four case-scoring mutants
+survived a subset that did not yet hold the case-matching tests).
 """
 
 from __future__ import annotations
