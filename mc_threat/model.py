@@ -103,6 +103,9 @@ def evaluate(systems, params=None) -> Evaluation:
     if count:
         evaluate_batch(sys_.power, sys_.position, sys_.offense, sys_.intent_matrix_view(), row,
                        POWER_BIN_EDGES, nb, target, choice, bloc, bop_target, bop_choice, out, cbp)
+        if (bloc < 0).any():  # kernels/alignment.py: blocs marks a bandwagon cycle with -1
+            raise RuntimeError("evaluate: a system's bandwagon pointers form a cycle, which "
+                               "the choice rules must never make")
     outcomes = {name: out[:, k].copy() for k, name in enumerate(OUTCOMES)}
     return Evaluation(target, choice, bloc, bop_target, bop_choice, outcomes, cbp.sum(axis=0))
 

@@ -160,6 +160,83 @@ def bin_edge_systems(rng, count, n):
     return b
 
 
+# The relative-power bin edges, computed as the kernels and the reference compute them.
+BIN_EDGES = np.array([10.0 ** (-3 + 0.3 * k) for k in range(10)])
+# Relative powers of the boundary systems: simple fractions (so p_i == beta * p_t and
+# S_B == alpha * S_W hold exactly for the grid values of beta and alpha) and the bin edges.
+BOUNDARY_RATIOS = np.concatenate([[1.0, 0.75, 0.5, 0.25, 0.125], BIN_EDGES[1:]])
+GRID = np.array([0.0, 0.5, 1.0])
+
+
+def boundary_systems(rng, count, n, dyadic=False):
+    """Systems on which the rules are decided exactly at their thresholds.
+
+    * Powers: in each system either small integers 1..4 (exact sums: ``S_B == alpha S_W``,
+      ties for the hegemon and between a balancer and its threat), or a strongest state of
+      power 1 with the others at simple fractions of it or exactly on the relative-power bin
+      edges (``p_i == beta p_tau``, ``p_i / p_h == edge``); times an exact power of two.
+    * Positions: every capital on one of three grid points (coincident capitals, proximity 1).
+    * Offense and intent on the grid {0, 1/2, 1}: threat values tie exactly, and principal
+      threat levels land on the grid values of ``neutral_below``.
+    """
+    ratios = BOUNDARY_RATIOS[rng.integers(0, len(BOUNDARY_RATIOS), size=(count, n))]
+    ratios[np.arange(count), rng.integers(0, n, size=count)] = 1.0
+    ints = rng.integers(1, 5, size=(count, n)).astype(np.float64)
+    power = np.where(rng.uniform(size=(count, 1)) < 0.4, ints, ratios)
+    power = power * 2.0 ** rng.integers(-3, 4, size=(count, 1))
+    pts = rng.integers(0, 3, size=(count, 3, 2)) * 0.5
+    which = rng.integers(0, 3, size=(count, n))
+    position = np.take_along_axis(pts, which[:, :, None].repeat(2, axis=2), axis=1)
+    offense = GRID[rng.integers(0, 3, size=(count, n))]
+    shape = (count, n, n) if dyadic else (count, n)
+    intent = GRID[rng.integers(0, 3, size=shape)]
+    return _batch(power, position, offense, intent)
+
+
+def boundary_params(rng, form=None):
+    """Parameters on the grids that meet the boundary systems' values exactly: weights in
+    {0, 1, 2} (at least one positive), ``bandwagon_ratio`` in {1/4, 1/2, 3/4, 1},
+    ``viability`` in {1/2, 1, 3/2, 2} (sometimes 0), ``neutral_below`` in {1/4, 1/2, 3/4}
+    (often 0), ``reach`` 1/2 or 1."""
+    w = rng.integers(0, 3, size=4).astype(np.float64)
+    if not np.any(w > 0):
+        w[rng.integers(0, 4)] = 1.0
+    u = rng.uniform()
+    return {
+        "form": form if form is not None else str(rng.choice(FORMS)),
+        "weights": {k: float(v) for k, v in zip(WEIGHT_KEYS, w, strict=True)},
+        "reach": float(rng.choice([0.5, 1.0])),
+        "bandwagon_ratio": float(rng.choice([0.25, 0.5, 0.75, 1.0])),
+        "viability": 0.0 if u < 0.1 else float(rng.choice([0.5, 1.0, 1.5, 2.0])),
+        "neutral_below": 0.0 if rng.uniform() < 0.5 else float(rng.choice([0.25, 0.5, 0.75])),
+    }
+
+
+def agreement_draws(chunk, draws=25, count=12):
+    """The draws of one chunk of the random agreement test: (label, batch, params).
+
+    Two draws in three are random systems under random parameters; every third is a
+    boundary draw (:func:`boundary_systems`, :func:`boundary_params`), so that every tie and
+    threshold rule is decided exactly at its boundary many times in each run (counted by
+    ``tests/test_boundaries.py``).
+    """
+    rng = np.random.default_rng([20240601, chunk])
+    for draw in range(draws):
+        n = int(rng.integers(2, 17))
+        dyadic = bool(rng.uniform() < 0.25)
+        if draw % 3 == 2:
+            batch = boundary_systems(rng, count, n, dyadic=dyadic)
+            params = boundary_params(rng)
+            kind = "boundary"
+        else:
+            batch = random_systems(rng, count, n, dyadic=dyadic)
+            params = random_params(rng)
+            kind = "random"
+        if draw % 5 == 0:
+            params["n_states"] = n  # evaluate must ignore it
+        yield f"{kind} chunk={chunk} draw={draw}", batch, params
+
+
 # ---------------------------------------------------------------------------------- params
 def random_weights(rng, allow_zero=True):
     w = rng.uniform(0.0, 2.0, size=4)
@@ -236,6 +313,14 @@ def _with_intent_weight(rng):
     return w
 
 
+def _some_zero_weights(rng):
+    """One to three of the four weights exactly 0, the others positive."""
+    w = rng.uniform(0.1, 2.0, size=4)
+    zero = rng.permutation(4)[: int(rng.integers(1, 4))]
+    w[zero] = 0.0
+    return {k: float(v) for k, v in zip(WEIGHT_KEYS, w, strict=True)}
+
+
 def _grid_choice(*values):
     return lambda rng: float(rng.choice(values))
 
@@ -263,7 +348,7 @@ FAMILIES = {
                                 (3, 5, 8)),
     "quantized_dyadic": (quantized_dyadic_systems, _params_with(), (3, 5, 8)),
     "single_criterion": (random_systems, _params_with(weights=_single_weight), (3, 6, 10)),
-    "zero_weights": (random_systems, _params_with(), (4, 9)),
+    "zero_weights": (random_systems, _params_with(weights=_some_zero_weights), (4, 9)),
     "bop_weights": (random_systems, _params_with(weights=lambda r: dict(BOP_WEIGHTS)),
                     (2, 5, 12)),
     "scaled_weights": (random_systems, _params_with(weights=_scaled_weights), (3, 8)),
@@ -293,6 +378,8 @@ FAMILIES = {
                      neutral_below=_grid_choice(0.0, 0.5, 1.0)),
         (2, 3, 4, 6, 9)),
     "bin_edges": (bin_edge_systems, _params_with(), (3, 10, 16)),
+    "boundaries": (boundary_systems, lambda rng, form: boundary_params(rng, form),
+                   (2, 3, 5, 8, 13)),
 }
 
 

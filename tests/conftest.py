@@ -8,16 +8,51 @@ every region a sweep writes).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+import numpy as np  # (none of these imports numba)
 import pytest
 import yaml
+
+# ---------------------------------------------------------------------------------------------
+# The test run owns its compiled code
+# ---------------------------------------------------------------------------------------------
+
+
+def isolate_numba_cache() -> str:
+    """Give this process (and every process it starts) a fresh, empty numba cache.
+
+    numba revalidates a cached kernel against the timestamp of its own source file only, so
+    a kernel that inlines a function from another file (``evaluate.py`` inlines
+    ``threat.py``) keeps old machine code after that other file changes. A run that starts
+    from an empty cache compiles every kernel from the sources as they are now. This must
+    happen before numba is imported (numba reads ``NUMBA_CACHE_DIR`` once, at import); it
+    goes into ``os.environ`` so that subprocesses and dask workers inherit it.
+
+    An already set ``NUMBA_CACHE_DIR`` is kept (``make test`` sets a fresh one; set your own
+    only to reuse compiled kernels across runs, at the price of the staleness above). The
+    directory made here is removed when the process exits. Returns the directory in use.
+    """
+    current = os.environ.get("NUMBA_CACHE_DIR")
+    if current:
+        return current
+    if "numba" in sys.modules:
+        raise RuntimeError("numba was imported before the test run could isolate its cache")
+    path = tempfile.mkdtemp(prefix="mc-threat-numba-")
+    os.environ["NUMBA_CACHE_DIR"] = path
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+NUMBA_CACHE_DIR = isolate_numba_cache()
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mc_threat.bench import run_bench
 
 
@@ -54,6 +56,7 @@ def test_bench_script_runs(tmp_path):
     assert out.exists()
 
 
+@pytest.mark.bench  # a cold compile in a subprocess (~90 s of CPU) and a timing comparison
 def test_compile_times_cold_then_cached():
     from mc_threat.bench import compile_times
 

@@ -698,7 +698,8 @@ def test_europe_1936_structure():
     land = case.tables["codings"]["landscape"]
     differ = {case.abb[i] for i in range(case.n) if land[i] != case.observed[i]}
     assert differ == {"POL", "POR"}
-    # CINC 1936 (data README's sanity table): Germany 0.1151, USSR 0.1482, UK 0.0766
+    # CINC 1936 in the shipped NMC table (mc_threat/data/cow/nmc_1890_1960.csv): Germany
+    # 0.11511528, USSR 0.1481709, UK 0.076583385
     cinc = dict(zip(case.abb, case.power, strict=True))
     assert round(cinc["GMY"], 4) == 0.1151 and round(cinc["RUS"], 4) == 0.1482
     assert round(cinc["UKG"], 4) == 0.0766
@@ -945,18 +946,26 @@ def test_cli_calibrate_small(tmp_path, capsys):
     assert code == 2 and "--samples: must be >= 1" in err
 
 
+def test_default_calibration_of_a_shipped_case(tmp_path):
+    # The default calibration of the largest shipped case: 4000 points x 200 draws.
+    case = C.load_case("coldwar_1955")
+    cal = C.calibrate_case(case, tmp_path / "cw.zarr")
+    assert cal.summary["points"] == 4000 and cal.summary["draws"] == 200
+    assert 0 < cal.summary["best"]["accuracy"] <= 1
+
+
+@pytest.mark.bench
 def test_default_calibration_of_a_shipped_case_is_fast(tmp_path):
-    # The default calibration (4000 points x 200 draws) of the largest shipped case must run
-    # in well under a minute on 2 cores (kernels compiled; the first test compiled them).
+    # Timing (benchmark only: a shared machine can be slow from load alone): the default
+    # calibration of the largest shipped case runs in well under a minute on 2 cores once
+    # the kernels are compiled (the small calibration first compiles them).
     case = C.load_case("coldwar_1955")
     C.calibrate_case(case, None, sweep={"design": "lhs", "samples": 2, "seed": 0,
                                         "factors": {"model.reach": [100.0, 200.0]}}, draws=2)
     t = time.perf_counter()
-    cal = C.calibrate_case(case, tmp_path / "cw.zarr")
+    C.calibrate_case(case, tmp_path / "cw.zarr")
     elapsed = time.perf_counter() - t
-    assert cal.summary["points"] == 4000 and cal.summary["draws"] == 200
     assert elapsed < 60, elapsed
-    assert 0 < cal.summary["best"]["accuracy"] <= 1
 
 
 def test_calibrate_overwrite_never_deletes_user_files(tmp_path, capsys):

@@ -17,7 +17,14 @@ if getattr(mc_threat, "__file__", None) is None:  # only the kernels/ namespace 
     pytest.skip("mc_threat is not implemented yet (no mc_threat/__init__.py)",
                 allow_module_level=True)
 
-from adversarial import FAMILIES, family_cases, random_params, random_systems, single  # noqa: E402
+from adversarial import (  # noqa: E402
+    FAMILIES,
+    agreement_draws,
+    family_cases,
+    random_params,
+    random_systems,
+    single,
+)
 from reference import OUTCOME_NAMES, ref_evaluate, ref_evaluate_batch, ref_threat_matrix  # noqa: E402
 
 from mc_threat import ModelParams, Systems, evaluate, threat_matrix  # noqa: E402
@@ -131,15 +138,10 @@ N_RANDOM_CHUNKS = 12
 
 @pytest.mark.parametrize("chunk", range(N_RANDOM_CHUNKS))
 def test_random_systems_match_reference(chunk):
-    """12 chunks x 25 params draws x 12 systems = 3600 random systems, n in 2..16."""
-    rng = np.random.default_rng([20240601, chunk])
-    for draw in range(25):
-        n = int(rng.integers(2, 17))
-        batch = random_systems(rng, 12, n, dyadic=bool(rng.uniform() < 0.25))
-        params = random_params(rng)
-        if draw % 5 == 0:
-            params["n_states"] = n  # evaluate must ignore it
-        assert_matches(batch, params, f"random chunk={chunk} draw={draw}")
+    """12 chunks x 25 params draws x 12 systems = 3600 systems, n in 2..16: two draws in
+    three random, every third on the rules' boundaries (adversarial.agreement_draws)."""
+    for label, batch, params in agreement_draws(chunk):
+        assert_matches(batch, params, label)
 
 
 @pytest.mark.parametrize("chunk", range(4))

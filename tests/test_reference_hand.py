@@ -1,14 +1,24 @@
-"""Hand-worked examples for tests/reference.py.
+"""Hand-worked examples, run through the reference AND the kernels.
 
 Every expected value below was derived by hand from MODEL.md (sections 2-5) in the comments,
 NOT by running the code.  Codes: BALANCE=0, BANDWAGON=1, NEUTRAL=2.  Relative-power bin edges
 (10 ** (-3 + 0.3 k)):  k=5: 0.0316, k=6: 0.0631, k=7: 0.1259, k=8: 0.2512, k=9: 0.5012.
 So r = 1/16 = 0.0625 -> bin 5, r = 0.05 -> bin 5, r = 0.25 -> bin 7, r = 0.5 -> bin 8,
 r = 1 -> bin 9.
+
+Each example test runs once per implementation (the ``impl`` fixture):
+
+* ``reference``: ``tests/reference.py``, the plain-Python statement of MODEL.md;
+* ``kernels``: ``mc_threat.evaluate`` and ``mc_threat.threat_matrix`` on a batch of one;
+* ``case``: the historical-case path (``mc_threat.cases.evaluate_case``), which runs the
+  kernels' building blocks on a distance matrix; here the matrix holds the examples' planar
+  distances. It computes threats, choices and blocs (both passes) but not the outcomes of
+  MODEL.md section 5 or the power bins, so those checks are left out for it.
 """
 
 import math
 
+import numpy as np
 import pytest
 from reference import (
     BALANCE,
@@ -20,6 +30,74 @@ from reference import (
 )
 
 B, W, N = BALANCE, BANDWAGON, NEUTRAL
+FIELDS = ("target", "choice", "bloc", "bop_target", "bop_choice")
+
+
+@pytest.fixture(params=["reference", "kernels", "case"])
+def impl(request):
+    return request.param
+
+
+def _batch_of_one(power, position, offense, intent):
+    from mc_threat import Systems
+
+    return Systems(power=np.array([power], float), position=np.array([position], float),
+                   offense=np.array([offense], float), intent=np.array([intent], float))
+
+
+def _planar_case(power, position, offense, intent, params):
+    """A case whose distance matrix is the planar one the engine computes from positions."""
+    from mc_threat.cases import make_case
+
+    pos = np.asarray(position, float)
+    n = len(power)
+    dist = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx = pos[i, 0] - pos[j, 0]
+            dy = pos[i, 1] - pos[j, 1]
+            dist[i, j] = dist[j, i] = math.sqrt(dx * dx + dy * dy)
+    case = make_case([f"S{i}" for i in range(n)], power, [0.0] * n, [0.0] * n, offense,
+                     np.array(intent, float), ["x"] * n, model=params)
+    # Case.distance caches its matrix here; set it instead of great-circle distances.
+    object.__setattr__(case, "_distance", dist)
+    return case
+
+
+def evaluate_with(impl, power, position, offense, intent, params):
+    """One system through ``impl``, as the reference's result dict (outcomes and
+    choice_by_power are None for the case path, which does not compute them)."""
+    if impl == "reference":
+        return ref_evaluate(power, position, offense, intent, params)
+    if impl == "kernels":
+        from mc_threat import evaluate
+
+        res = evaluate(_batch_of_one(power, position, offense, intent), params)
+        out = {f: np.asarray(getattr(res, f))[0].tolist() for f in FIELDS}
+        out["outcomes"] = {k: float(np.asarray(v)[0]) for k, v in res.outcomes.items()}
+        out["choice_by_power"] = np.asarray(res.choice_by_power).tolist()
+        return out
+    from mc_threat.cases import evaluate_case
+
+    ev = evaluate_case(_planar_case(power, position, offense, intent, params), params)
+    return {"target": ev.threat.target.tolist(), "choice": ev.threat.choice.tolist(),
+            "bloc": ev.threat.bloc.tolist(), "bop_target": ev.power.target.tolist(),
+            "bop_choice": ev.power.choice.tolist(), "outcomes": None, "choice_by_power": None}
+
+
+def threat_matrix_with(impl, power, position, offense, intent, params):
+    """The (n, n) threat matrix of one system through ``impl``, as nested lists."""
+    if impl == "reference":
+        return ref_threat_matrix(power, position, offense, intent, params)
+    if impl == "kernels":
+        from mc_threat import threat_matrix
+
+        return np.asarray(threat_matrix(_batch_of_one(power, position, offense, intent),
+                                        params))[0].tolist()
+    from mc_threat.cases import evaluate_case
+
+    case = _planar_case(power, position, offense, intent, params)
+    return evaluate_case(case, params).threat_matrix.tolist()
 
 
 def params(form="additive", power=1.0, proximity=1.0, offense=1.0, intent=1.0, reach=0.25,
@@ -51,6 +129,8 @@ def check(res, target, choice, bloc, bop_target, bop_choice, outcomes, choice_by
     assert res["bloc"] == bloc
     assert res["bop_target"] == bop_target
     assert res["bop_choice"] == bop_choice
+    if res["outcomes"] is None:  # the case path
+        return
     assert set(res["outcomes"]) == set(OUTCOME_NAMES)
     for name in OUTCOME_NAMES:
         got = res["outcomes"][name]
@@ -83,15 +163,15 @@ EX1 = dict(power=[1.0, 4.0], position=[[0.0, 0.0], [0.0, 0.0]], offense=[0.5, 0.
            intent=[1.0, 0.0])
 
 
-def test_ex1_threat_matrix_additive():
-    T = ref_threat_matrix(**EX1, params=params())
+def test_ex1_threat_matrix_additive(impl):
+    T = threat_matrix_with(impl, **EX1, params=params())
     assert math.isnan(T[0][0]) and math.isnan(T[1][1])
     assert T[0][1] == 0.75
     assert T[1][0] == 0.625
 
 
-def test_ex1_bandwagoner_n2():
-    res = ref_evaluate(**EX1, params=params(bandwagon_ratio=0.5))
+def test_ex1_bandwagoner_n2(impl):
+    res = evaluate_with(impl, **EX1, params=params(bandwagon_ratio=0.5))
     check(
         res,
         target=[1, 0], choice=[W, B], bloc=[2, 2], bop_target=[1, 0], bop_choice=[W, B],
@@ -104,13 +184,13 @@ def test_ex1_bandwagoner_n2():
     )
 
 
-def test_ex1_bandwagon_ratio_zero_means_nobody_bandwagons():
+def test_ex1_bandwagon_ratio_zero_means_nobody_bandwagons(impl):
     # beta = 0: p_i < 0 is impossible -> both balance.  blocs: 0 -> node 2+1 = 3, 1 -> node 2.
     # t* = 0 (tie); S_B(0) = 4, S_W(0) = 1 -> 4.0; coalitions B_0={1}, B_1={0} -> 2.
     # hegemon h=1: bloc_h = 2, state 0 has bloc 3 -> allies 0; opposed: tau_0 = 1, BALANCE -> 1.
     # (viability switched off: with alpha = 0.5, t = 1 has B_1 = {0}, S_B = 1 < 0.5 * 4 and
     # state 0 (1 < 4) would be switched to BANDWAGON by the viability pass instead.)
-    res = ref_evaluate(**EX1, params=params(bandwagon_ratio=0.0, viability=0.0))
+    res = evaluate_with(impl, **EX1, params=params(bandwagon_ratio=0.0, viability=0.0))
     check(
         res,
         target=[1, 0], choice=[B, B], bloc=[3, 2], bop_target=[1, 0], bop_choice=[B, B],
@@ -123,10 +203,10 @@ def test_ex1_bandwagon_ratio_zero_means_nobody_bandwagons():
     )
 
 
-def test_ex1_viability_makes_the_weak_balancer_bandwagon():
+def test_ex1_viability_makes_the_weak_balancer_bandwagon(impl):
     # beta = 0 again, alpha = 0.5 (see above): first choices [B, B]; t = 0: B_0 = {1},
     # S_B = 4, S_W = 1 -> keeps; t = 1: B_1 = {0}, S_B = 1 < 0.5 * 4 = 2 -> 0 switches.
-    res = ref_evaluate(**EX1, params=params(bandwagon_ratio=0.0, viability=0.5))
+    res = evaluate_with(impl, **EX1, params=params(bandwagon_ratio=0.0, viability=0.5))
     assert res["choice"] == [W, B]
     assert res["bloc"] == [2, 2]
 
@@ -160,8 +240,8 @@ EX2 = dict(power=[4.0, 2.0, 1.0], position=[[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
 EX2_PARAMS = dict(power=1.0, proximity=0.0, offense=0.0, intent=1.0, viability=0.0)
 
 
-def test_ex2_multiplicative_threat_values():
-    T = ref_threat_matrix(**EX2, params=params("multiplicative", **EX2_PARAMS))
+def test_ex2_multiplicative_threat_values(impl):
+    T = threat_matrix_with(impl, **EX2, params=params("multiplicative", **EX2_PARAMS))
     for i in range(3):
         assert T[i][(i + 1) % 3] == pytest.approx(
             [0.0, math.sqrt(0.125), 0.25][(i + 1) % 3], abs=1e-15)
@@ -170,8 +250,8 @@ def test_ex2_multiplicative_threat_values():
     assert T[1][0] == 0.0  # zero intent kills the threat multiplicatively
 
 
-def test_ex2_multiplicative_bop_differs():
-    res = ref_evaluate(**EX2, params=params("multiplicative", **EX2_PARAMS))
+def test_ex2_multiplicative_bop_differs(impl):
+    res = evaluate_with(impl, **EX2, params=params("multiplicative", **EX2_PARAMS))
     check(
         res,
         target=[1, 2, 1], choice=[B, B, B], bloc=[4, 5, 4], bop_target=[1, 0, 0],
@@ -185,13 +265,13 @@ def test_ex2_multiplicative_bop_differs():
     )
 
 
-def test_ex2_additive_equals_bop():
+def test_ex2_additive_equals_bop(impl):
     # additive taus = [1, 0, 0] = BoP, all BALANCE -> every outcome is the BoP one:
     # t* = 0 = h -> top_threat_is_hegemon 1; ratio 3/4; blocs [4, 3, 3];
     # allies 0, opposed 2/2 = 1.
-    T = ref_threat_matrix(**EX2, params=params("additive", **EX2_PARAMS))
+    T = threat_matrix_with(impl, **EX2, params=params("additive", **EX2_PARAMS))
     assert T[1][0] == 0.5 and T[0][1] == 0.375 and T[0][2] == 0.25
-    res = ref_evaluate(**EX2, params=params("additive", **EX2_PARAMS))
+    res = evaluate_with(impl, **EX2, params=params("additive", **EX2_PARAMS))
     check(
         res,
         target=[1, 0, 0], choice=[B, B, B], bloc=[4, 3, 3], bop_target=[1, 0, 0],
@@ -234,8 +314,8 @@ EX3 = dict(power=[4.0, 1.0, 1.0, 4.0],
 EX3_W = dict(power=0.0, proximity=0.0, offense=0.0, intent=1.0)
 
 
-def test_ex3_viability_switches_weaker_keeps_as_strong():
-    res = ref_evaluate(**EX3, params=params(**EX3_W, viability=2.0))
+def test_ex3_viability_switches_weaker_keeps_as_strong(impl):
+    res = evaluate_with(impl, **EX3, params=params(**EX3_W, viability=2.0))
     check(
         res,
         target=[3, 3, 3, 2], choice=[B, W, W, B], bloc=[7, 6, 6, 6], bop_target=[3, 0, 0, 0],
@@ -249,14 +329,14 @@ def test_ex3_viability_switches_weaker_keeps_as_strong():
     )
 
 
-def test_ex3_viability_zero_switches_off():
+def test_ex3_viability_zero_switches_off(impl):
     # alpha = 0: nobody switches; all BALANCE.  blocs: 0,1,2 -> node 7; 3 -> node 6.
     # t* = 3: S_B(3) = 4+1+1 = 6, S_W(3) = 4 -> 1.5 contained.  coalitions B_3, B_2 -> 2.
     # allies of h = 0 (bloc 7): 1, 2 -> 2/3; opposed: nobody targets 0 -> 0 -> favoured.
     # BoP: all balance, tau [3,0,0,0]; t* = 0: S_B(0) = 1+1+4 = 6, S_W = 4 -> contained.
     # BoP blocs: 0 -> 7, 1,2,3 -> node 4: allies 0, opposed 3/3 -> not favoured.
     # change: only taus (choices equal) -> states 1, 2, 3 -> 3/4.
-    res = ref_evaluate(**EX3, params=params(**EX3_W, viability=0.0))
+    res = evaluate_with(impl, **EX3, params=params(**EX3_W, viability=0.0))
     check(
         res,
         target=[3, 3, 3, 2], choice=[B, B, B, B], bloc=[7, 7, 7, 6], bop_target=[3, 0, 0, 0],
@@ -270,9 +350,9 @@ def test_ex3_viability_zero_switches_off():
     )
 
 
-def test_ex3_viability_uses_strict_less_than():
+def test_ex3_viability_uses_strict_less_than(impl):
     # alpha = 1.5: t = 3: 6 < 1.5*4 = 6 is false -> no switch (same as alpha = 0 above).
-    res = ref_evaluate(**EX3, params=params(**EX3_W, viability=1.5))
+    res = evaluate_with(impl, **EX3, params=params(**EX3_W, viability=1.5))
     assert res["choice"] == [B, B, B, B]
 
 
@@ -295,8 +375,8 @@ EX4 = dict(power=[1.0, 5.0, 20.0], position=[[0.1, 0.1], [0.2, 0.3], [0.9, 0.9]]
            offense=[0.5, 0.5, 0.5], intent=[0.2, 0.6, 0.9])
 
 
-def test_ex4_neutral_below():
-    res = ref_evaluate(**EX4, params=params(**EX3_W, neutral_below=0.7, viability=0.5))
+def test_ex4_neutral_below(impl):
+    res = evaluate_with(impl, **EX4, params=params(**EX3_W, neutral_below=0.7, viability=0.5))
     check(
         res,
         target=[2, 2, 1], choice=[W, W, N], bloc=[2, 2, 2], bop_target=[2, 2, 1],
@@ -310,24 +390,26 @@ def test_ex4_neutral_below():
     )
 
 
-def test_ex4_neutral_threshold_is_strict():
+def test_ex4_neutral_threshold_is_strict(impl):
     # neutral_below = 0.6 = theta_2 exactly -> not neutral; state 2 balances against 1 (20 >= 0.5).
     # viability: t = 2 as before -> state 1 switches; t = 1: B_1 = {2}, S_B = 20, S_W = 5 -> no.
     # BoP: theta_2 = 0.25 < 0.6 -> NEUTRAL there.
-    res = ref_evaluate(**EX4, params=params(**EX3_W, neutral_below=0.6, viability=0.5))
+    res = evaluate_with(impl, **EX4, params=params(**EX3_W, neutral_below=0.6, viability=0.5))
     assert res["choice"] == [W, W, B]
     assert res["bloc"] == [4, 4, 4]  # 0,1 -> 2 -> node 3+1
     assert res["bop_choice"] == [W, W, N]
 
 
-def test_ex4_everyone_neutral():
+def test_ex4_everyone_neutral(impl):
     # neutral_below = 1.0 > every theta (0.9, 0.9, 0.6 and BoP 1, 1, .25 -> 1 is not < 1!).
     # BoT: all NEUTRAL, each its own root.  BoP: states 0, 1 have theta 1 -> not neutral:
     #   0: 1 < 0.1*20 -> W; 1: 5 < 2 no -> B, then viability switches 1 as above; 2 neutral.
-    res = ref_evaluate(**EX4, params=params(**EX3_W, neutral_below=1.0, viability=0.5))
+    res = evaluate_with(impl, **EX4, params=params(**EX3_W, neutral_below=1.0, viability=0.5))
     assert res["choice"] == [N, N, N]
     assert res["bloc"] == [0, 1, 2]
     assert res["bop_choice"] == [W, W, N]
+    if impl == "case":
+        return  # no outcomes on the case path
     o = res["outcomes"]
     # t* = 2 (2 votes); S_B = 0, S_W = 20 (nobody bandwagons in BoT) -> 0.
     assert o["share_neutral"] == 1.0 and o["coalition_ratio"] == 0.0
@@ -360,15 +442,15 @@ EX5 = dict(power=[1.0, 4.0, 16.0], position=[[0.0, 0.0], [0.3, 0.0], [0.6, 0.0]]
            intent=[[1.0, 0.9, 0.1], [0.3, 1.0, 0.8], [0.7, 0.2, 1.0]])
 
 
-def test_ex5_dyadic_threat_matrix():
-    T = ref_threat_matrix(**EX5, params=params(**EX3_W))
+def test_ex5_dyadic_threat_matrix(impl):
+    T = threat_matrix_with(impl, **EX5, params=params(**EX3_W))
     assert T[0][1] == 0.9 and T[0][2] == 0.1
     assert T[1][0] == 0.3 and T[1][2] == 0.8
     assert T[2][0] == 0.7 and T[2][1] == 0.2
 
 
-def test_ex5_dyadic_chain():
-    res = ref_evaluate(**EX5, params=params(**EX3_W, bandwagon_ratio=0.5, viability=0.5))
+def test_ex5_dyadic_chain(impl):
+    res = evaluate_with(impl, **EX5, params=params(**EX3_W, bandwagon_ratio=0.5, viability=0.5))
     check(
         res,
         target=[1, 2, 0], choice=[W, W, B], bloc=[3, 3, 3], bop_target=[2, 2, 1],
@@ -382,9 +464,9 @@ def test_ex5_dyadic_chain():
     )
 
 
-def test_ex5_chain_ends_at_neutral_root():
+def test_ex5_chain_ends_at_neutral_root(impl):
     # neutral_below = 0.75: theta = [0.9, 0.8, 0.7] -> only state 2 NEUTRAL; chain 0 -> 1 -> 2.
-    res = ref_evaluate(**EX5, params=params(**EX3_W, bandwagon_ratio=0.5, viability=0.5,
+    res = evaluate_with(impl, **EX5, params=params(**EX3_W, bandwagon_ratio=0.5, viability=0.5,
                                             neutral_below=0.75))
     assert res["choice"] == [W, W, N]
     assert res["bloc"] == [2, 2, 2]
@@ -410,12 +492,12 @@ EX6 = dict(power=[1.0, 2.0, 4.0], position=[[0.0, 0.0], [0.3, 0.4], [3.0, 4.0]],
            offense=[0.0, 0.0, 0.0], intent=[0.0, 0.0, 0.0])
 
 
-def test_ex6_proximity():
+def test_ex6_proximity(impl):
     P = params(power=1.0, proximity=9.0, offense=0.0, intent=0.0, reach=0.25)
-    T = ref_threat_matrix(**EX6, params=P)
+    T = threat_matrix_with(impl, **EX6, params=P)
     assert T[0][1] == pytest.approx((0.5 + 9 * math.exp(-2.0)) / 10, rel=1e-14)
     assert T[0][2] == pytest.approx(0.1, rel=1e-7)
-    res = ref_evaluate(**EX6, params=P)
+    res = evaluate_with(impl, **EX6, params=P)
     check(
         res,
         target=[1, 0, 1], choice=[B, B, B], bloc=[4, 3, 4], bop_target=[2, 2, 1],
@@ -440,39 +522,41 @@ EX7 = dict(power=[1.0, 2.0, 3.0], position=[[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]],
            offense=[0.0, 0.0, 0.0], intent=[0.5, 0.5, 0.5])
 
 
-def test_ex7_zero_offense_all_ties():
+def test_ex7_zero_offense_all_ties(impl):
     P = params("multiplicative", power=0.0, proximity=0.0, offense=1.0, intent=0.0)
-    T = ref_threat_matrix(**EX7, params=P)
+    T = threat_matrix_with(impl, **EX7, params=P)
     assert all(T[i][j] == 0.0 for i in range(3) for j in range(3) if i != j)
-    res = ref_evaluate(**EX7, params=P)
+    res = evaluate_with(impl, **EX7, params=P)
     assert res["target"] == [1, 0, 0]
     assert res["bop_target"] == [2, 2, 1]
 
 
-def test_ex7_zero_weight_zero_criterion_is_skipped():
+def test_ex7_zero_weight_zero_criterion_is_skipped(impl):
     P = params("multiplicative", power=1.0, proximity=0.0, offense=0.0, intent=0.0)
-    T = ref_threat_matrix(**EX7, params=P)
+    T = threat_matrix_with(impl, **EX7, params=P)
     assert T[0][1] == 2 / 3 and T[0][2] == 1.0 and T[2][0] == 1 / 3
-    res = ref_evaluate(**EX7, params=P)
-    assert res["target"] == [2, 2, 1]
+    res = evaluate_with(impl, **EX7, params=P)
+    assert res["target"] == [2, 2, 1] and res["bop_target"] == [2, 2, 1]
+    if impl == "case":
+        return  # no outcomes on the case path
     assert res["outcomes"]["bop_agreement"] == 1.0
     assert res["outcomes"]["alignment_change"] == 0.0
 
 
 # Sanity on the hand tests themselves: they must be able to fail.
-def test_check_helper_detects_a_wrong_expectation():
-    res = ref_evaluate(**EX1, params=params(bandwagon_ratio=0.5))
+def test_check_helper_detects_a_wrong_expectation(impl):
+    res = evaluate_with(impl, **EX1, params=params(bandwagon_ratio=0.5))
     with pytest.raises(AssertionError):
         check(res, target=[1, 0], choice=[B, B], bloc=[2, 2], bop_target=[1, 0],
               bop_choice=[W, B], outcomes={}, choice_by_power=cbp())
 
 
-def test_ex1_bandwagon_threshold_is_strict():
+def test_ex1_bandwagon_threshold_is_strict(impl):
     # beta = 0.25: p_0 = 1 = 0.25 * 4 exactly -> not "<" -> BALANCE (viability off).
-    res = ref_evaluate(**EX1, params=params(bandwagon_ratio=0.25, viability=0.0))
+    res = evaluate_with(impl, **EX1, params=params(bandwagon_ratio=0.25, viability=0.0))
     assert res["choice"] == [B, B]
     # one ulp more of beta makes it bandwagon
-    res = ref_evaluate(**EX1, params=params(bandwagon_ratio=math.nextafter(0.25, 1.0),
+    res = evaluate_with(impl, **EX1, params=params(bandwagon_ratio=math.nextafter(0.25, 1.0),
                                             viability=0.0))
     assert res["choice"] == [W, B]
 
@@ -501,8 +585,8 @@ EX8 = dict(power=[1.0, 2.0, 3.0, 4.0],
                    [0.1, 0.2, 0.9, 0.0]])
 
 
-def test_ex8_neutral_states_count_for_top_threat():
-    res = ref_evaluate(**EX8, params=params(**EX3_W, neutral_below=0.5, viability=0.0))
+def test_ex8_neutral_states_count_for_top_threat(impl):
+    res = evaluate_with(impl, **EX8, params=params(**EX3_W, neutral_below=0.5, viability=0.0))
     check(
         res,
         target=[3, 3, 1, 2], choice=[N, N, B, B], bloc=[0, 1, 5, 6], bop_target=[3, 3, 3, 2],
@@ -516,13 +600,56 @@ def test_ex8_neutral_states_count_for_top_threat():
     )
 
 
-def test_power_bins_on_the_edges():
+# ---------------------------------------------------------------------------------------------
+# Example 9: n = 3, exact ties everywhere, and a coalition exactly at the viability threshold.
+#   intent weight only, monadic h = [.5, .5, .5]: T_ij = 0.5 for every j != i in both forms
+#   (additive 1 * .5 / 1; multiplicative .5^1), so every row is a tie -> smallest j != i:
+#   tau = [1, 0, 0], theta = .5 each.  p = [1, 2, 2]: the hegemon is a tie -> h = 1.
+#   beta .1: nobody bandwagons (1 < .2? no).  alpha .5: t = 0: B_0 = {1, 2}, S_B = 4,
+#   S_W = p_0 = 1 -> keeps; t = 1: B_1 = {0}, S_B = 1, S_W = p_1 = 2: 1 < .5 * 2 = 1 is
+#   false -> state 0 keeps balancing (one step below, it would bandwagon).  All BALANCE.
+#   blocs: 0 -> node 3+1 = 4; 1, 2 -> node 3.
+#   t* = 0 (two votes) != h.  S_B(0) = 2 + 2 = 4, S_W(0) = 1 -> 4.0, contained.
+#   n_coalitions 2 (B_0, B_1).  allies of h = 1 (bloc 3): state 2 -> 1/2; opposed: state 0
+#   (tau 1, BALANCE) -> 1/2; allies > opposed is false -> not favoured.
+#   BoP: A = [.5, 1, 1]: state 0: A_1 = A_2 tie -> 1; 1 -> 2; 2 -> 1.  bop tau = [1, 2, 1],
+#   theta 1 each; all BALANCE (t = 1: S_B = 1 + 2 = 3 vs .5 * 2; t = 2: S_B = 2 vs 1).
+#   agreement: state 0 -> 1/3; change: states 1, 2 -> 2/3.  bop t* = 1 (two votes):
+#   S_B(1) = 3, S_W(1) = 2 -> contained; bop blocs [4, 5, 4]: allies of 1 none, opposed 2.
+#   bins: r = [.5, 1, 1] -> 8 (.5 < .5012), 9, 9; all BALANCE.
+# ---------------------------------------------------------------------------------------------
+EX9 = dict(power=[1.0, 2.0, 2.0], position=[[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]],
+           offense=[0.5, 0.5, 0.5], intent=[0.5, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("form", ["additive", "multiplicative"])
+def test_ex9_ties_go_to_the_smallest_index_and_viability_is_strict(impl, form):
+    res = evaluate_with(impl, **EX9, params=params(form, **EX3_W, viability=0.5))
+    check(
+        res,
+        target=[1, 0, 0], choice=[B, B, B], bloc=[4, 3, 3], bop_target=[1, 2, 1],
+        bop_choice=[B, B, B],
+        outcomes=dict(share_balance=1.0, share_bandwagon=0.0, share_neutral=0.0,
+                      bop_agreement=1 / 3, top_threat_is_hegemon=0.0, coalition_ratio=4.0,
+                      contained=1.0, n_coalitions=2.0, hegemon_allies=0.5, hegemon_opposed=0.5,
+                      hegemon_favoured=0.0, alignment_change=2 / 3, bop_share_balance=1.0,
+                      bop_contained=1.0, bop_hegemon_favoured=0.0),
+        choice_by_power=cbp(b8_B=1, b9_B=2),
+    )
+    # one step more of viability and state 0 (1 < 2) is too weak for its coalition
+    res = evaluate_with(impl, **EX9, params=params(form, **EX3_W,
+                                                   viability=math.nextafter(0.5, 1.0)))
+    assert res["choice"] == [W, B, B] and res["bloc"] == [3, 3, 3]
+
+
+@pytest.mark.parametrize("impl", ["reference", "kernels"])  # the case path has no bins
+def test_power_bins_on_the_edges(impl):
     # r exactly equal to an edge 10 ** (-3 + 0.3 k) goes to bin k; one ulp below to bin k - 1;
     # below 1e-3 to bin 0; the hegemon (r = 1) to bin 9.  p_h = 1 so r_i = p_i exactly.
     e = [10.0 ** (-3 + 0.3 * k) for k in range(10)]
     p = [1.0, e[8], math.nextafter(e[8], 0.0), e[3], 1e-4, e[0], e[9]]
     n = len(p)
-    res = ref_evaluate(p, [[0.0, 0.0]] * n, [0.5] * n, [0.5] * n,
+    res = evaluate_with(impl, p, [[0.0, 0.0]] * n, [0.5] * n, [0.5] * n,
                        params(neutral_below=2.0))  # everybody NEUTRAL -> column 2
     per_bin = [row[N] for row in res["choice_by_power"]]
     assert per_bin == [2, 0, 0, 1, 0, 0, 0, 1, 1, 2]

@@ -71,14 +71,21 @@ def blocs(target, choice, bloc):
 
     Bandwagoners point at their threat, balancers at the coalition node ``n + tau_i``,
     neutral states are roots labelled by their own index. Bandwagon edges rise strictly
-    in power, so following them ends within ``n`` steps.
+    in power, so following them ends within ``n - 1`` steps. A walk that takes more has met
+    a cycle, which only a broken choice rule can make: it stops and labels the state -1
+    (never a valid label) instead of looping forever, and ``mc_threat.evaluate`` raises on
+    it. (Raising here would serialise the callers' ``prange`` loops.)
     """
     n = target.shape[0]
     for i in range(n):
         cur = i
-        while choice[cur] == BANDWAGON:
+        steps = 0
+        while choice[cur] == BANDWAGON and steps <= n:
             cur = target[cur]
-        if choice[cur] == BALANCE:
+            steps += 1
+        if steps > n:
+            bloc[i] = -1
+        elif choice[cur] == BALANCE:
             bloc[i] = n + target[cur]
         else:
             bloc[i] = cur
