@@ -84,22 +84,13 @@ def analyze_given(problem: dict, X, Y, *, method: str, conf_level: float = 0.95,
     """
     import xarray as xr
 
-    from .sensitivity import _constant, _outputs
+    from .sensitivity import _constant, checked_inputs
 
     if method not in GIVEN_METHODS:
         raise ValueError(f"method must be one of {', '.join(GIVEN_METHODS)}, got {method!r}")
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
-    if int(seed) < 1:
-        raise ValueError(f"seed must be >= 1, got {seed}")
-    names = [str(n) for n in problem["names"]]
-    D = len(names)
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != D:
-        raise ValueError(f"X must be (n_points, {D}), got {X.shape}")
-    outputs = _outputs(Y, X.shape[0])
-    problem = {"num_vars": D, "names": names,
-               "bounds": [list(map(float, b)) for b in problem["bounds"]]}
+    problem, X, outputs = checked_inputs(problem, X, Y, conf_level, seed)
+    names = problem["names"]
+    D = problem["num_vars"]
     resamples = int(num_resamples or DEFAULT_RESAMPLES)
     keys = GIVEN_VARS[method]
     results = {k: [] for k in keys}

@@ -173,6 +173,24 @@ def check_sensitivity_design(config):
 # ---------------------------------------------------------------------------------------------
 
 
+def checked_inputs(problem: dict, X, Y, conf_level: float, seed: int):
+    """Check the arguments every analysis shares; returns the SALib problem (names as
+    strings, bounds as floats), ``X`` as float64 and the outputs by name."""
+    if not 0 < conf_level < 1:
+        raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
+    if int(seed) < 1:
+        raise ValueError(f"seed must be >= 1 (SALib ignores a seed of 0), got {seed}")
+    names = [str(n) for n in problem["names"]]
+    D = len(names)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != D:
+        raise ValueError(f"X must be (n_points, {D}), got {X.shape}")
+    outputs = _outputs(Y, X.shape[0])
+    problem = {"num_vars": D, "names": names,
+               "bounds": [list(map(float, b)) for b in problem["bounds"]]}
+    return problem, X, outputs
+
+
 def _outputs(Y, n: int | None) -> dict[str, np.ndarray]:
     """Model outputs as ``{name: (n_points,) float64}``."""
     if isinstance(Y, Mapping):
@@ -249,19 +267,10 @@ def analyze(problem: dict, X, Y, *, method: str, second_order: bool = False,
 
     if method not in SAMPLED_FOR_ANALYSIS:
         raise ValueError(f"method must be 'sobol' or 'morris', got {method!r}")
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
-    if int(seed) < 1:
-        raise ValueError(f"seed must be >= 1 (SALib ignores a seed of 0), got {seed}")
-    names = [str(n) for n in problem["names"]]
-    D = len(names)
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != D:
-        raise ValueError(f"X must be (n_points, {D}), got {X.shape}")
-    outputs = _outputs(Y, X.shape[0])
+    problem, X, outputs = checked_inputs(problem, X, Y, conf_level, seed)
+    names = problem["names"]
+    D = problem["num_vars"]
     resamples = int(num_resamples or DEFAULT_RESAMPLES[method])
-    problem = {"num_vars": D, "names": names, "bounds": [list(map(float, b))
-                                                           for b in problem["bounds"]]}
     if method == "sobol":
         _check_sobol_rows(X, D, second_order)
         keys = ["S1", "S1_conf", "ST", "ST_conf"] + (["S2", "S2_conf"] if second_order else [])
