@@ -169,7 +169,8 @@ def compute_task(seed: int, chunks: list[tuple[int, int]], groups: list[Group],
 
 
 COMPILE_ESTIMATE = "about a minute on 2 cores"
-"""What the compile notice promises (``mc-threat bench`` measures it: ``compile_s``)."""
+"""What the compile notice promises (``mc-threat bench`` measures a cold compile of every
+kernel as ``compile.cold_compile_s``; the sweep kernel is about half of it)."""
 
 log = logging.getLogger("mc_threat")
 
