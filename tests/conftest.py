@@ -328,6 +328,17 @@ def aligned_writes(monkeypatch):
 # ---------------------------------------------------------------------------------------------
 
 
+def tasks_done(store: Path) -> int:
+    """Tasks the store's manifest records as finished, or -1 while it is being created (or
+    is damaged by an earlier kill): for tests that act once a running sweep has stored some."""
+    from mc_threat.store import Store
+
+    try:
+        return int(Store(store).done_tasks().sum())
+    except Exception:  # noqa: BLE001
+        return -1
+
+
 def group_alive(pgid: int) -> list[int]:
     """Pids (not zombies) still in process group ``pgid``."""
     alive = []

@@ -36,6 +36,7 @@ from conftest import (
     group_alive,
     kill_group,
     reference_sweep,
+    tasks_done,
     write_config,
 )
 
@@ -267,16 +268,9 @@ def kill_reference(tmp_path_factory):
     return cfg, ref, report.tasks_total
 
 
-def _tasks_done(store: Path) -> int:
-    try:
-        return int(Store(store).done_tasks().sum())
-    except Exception:  # noqa: BLE001 - not created yet
-        return -1
-
-
 def _wait_for_tasks(store: Path, proc, at_least: int, timeout: float = 120.0) -> None:
     t0 = time.monotonic()
-    while _tasks_done(store) < at_least:
+    while tasks_done(store) < at_least:
         if proc.poll() is not None:
             pytest.fail(f"the sweep ended (status {proc.returncode}) before the kill")
         if time.monotonic() - t0 > timeout:
@@ -318,7 +312,7 @@ def test_external_worker_sigkilled_mid_run(dask_cluster, kill_reference, tmp_pat
         pgid = os.getpgid(pids[busy[0]])
         victim = next(p for p in dask_cluster.workers if p.pid == pgid)
         dask_cluster.stop_worker(victim)
-        assert _tasks_done(out) < tasks, "the kill came too late to matter"
+        assert tasks_done(out) < tasks, "the kill came too late to matter"
         assert sweep.wait(timeout=240) == 0, (tmp_path / "sweep.log").read_text()
     finally:
         if sweep.poll() is None:
@@ -348,7 +342,7 @@ def test_external_client_sigkilled_then_resumed(dask_cluster, kill_reference, tm
     finally:
         kill_group(sweep)
     assert not group_alive(sweep.pid)
-    done = _tasks_done(out)
+    done = tasks_done(out)
     assert 1 <= done < tasks, done
     resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
     _assert_clean(resumed)

@@ -49,6 +49,7 @@ from conftest import (
     reference_sweep,
     run_cli,
     snapshot,
+    tasks_done,
     write_config,
 )
 from hypothesis import HealthCheck, given, settings
@@ -615,13 +616,6 @@ def fault_reference(tmp_path_factory):
     return cfg, ref, report.tasks_total
 
 
-def _tasks_done(store: Path) -> int:
-    try:
-        return int(Store(store).done_tasks().sum())
-    except Exception:  # noqa: BLE001 - being created, or damaged by an earlier kill
-        return -1
-
-
 def _sigkill_when(cmd: list[str], ready, log: Path, timeout: float = 150.0) -> float:
     """Start ``cmd`` in a new process group, wait until ``ready()``, SIGKILL the group.
     Returns how long the process ran."""
@@ -663,26 +657,26 @@ def test_sigkill_at_random_moments_then_resume_each_time(fault_reference, tmp_pa
     # 1: the template is being written beside the store (then renamed into place)
     staging = store.with_name(f".{store.name}.creating")
     _sigkill_when(base, lambda: staging.exists() or store.exists(), tmp_path / "kill1.log")
-    history.append(("creating", _tasks_done(store)))
+    history.append(("creating", tasks_done(store)))
     # 2: a random moment of the resumed run's start-up
     after = rng.uniform(0.3, 1.5)
     t0 = time.monotonic()
     _sigkill_when([*base, "--resume"], lambda: time.monotonic() - t0 >= after,
                   tmp_path / "kill2.log")
-    history.append((f"start-up +{after:.2f} s", _tasks_done(store)))
+    history.append((f"start-up +{after:.2f} s", tasks_done(store)))
     # 3-5: a random delay after one more task is recorded
     for k in range(3, 6):
-        start = max(_tasks_done(store), 0)
+        start = max(tasks_done(store), 0)
         delay = rng.uniform(0.0, 0.2)
         state = {"at": None}
 
         def ready(start=start, delay=delay, state=state):
-            if state["at"] is None and _tasks_done(store) > start:
+            if state["at"] is None and tasks_done(store) > start:
                 state["at"] = time.monotonic()
             return state["at"] is not None and time.monotonic() - state["at"] >= delay
 
         _sigkill_when([*base, "--resume"], ready, tmp_path / f"kill{k}.log")
-        history.append((f"1 task +{delay:.2f} s", _tasks_done(store)))
+        history.append((f"1 task +{delay:.2f} s", tasks_done(store)))
 
     chk = check_store(store, load_config(cfg))  # a killed store is never refused
     assert chk.status == "incomplete", (history, chk.problems)
@@ -768,7 +762,7 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(fault_reference, tmp_path, ca
         if moment == "workers_starting":  # worker processes exist, no task is done yet
             ready = lambda: len(_children(proc.pid)) >= 2  # noqa: E731
         else:
-            ready = lambda: _tasks_done(store) >= 2  # noqa: E731
+            ready = lambda: tasks_done(store) >= 2  # noqa: E731
         while not ready():
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "no progress"

@@ -20,9 +20,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import assert_stores_identical, cli_command, kill_group, reference_sweep
-
-from mc_threat.store import Store
+from conftest import (
+    assert_stores_identical,
+    cli_command,
+    kill_group,
+    reference_sweep,
+    tasks_done,
+)
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo")
 
@@ -187,13 +191,6 @@ def _cluster_file(slurm: LocalSlurm, path: Path, jobs: int = 2) -> Path:
     return path
 
 
-def _tasks_done(store: Path) -> int:
-    try:
-        return int(Store(store).done_tasks().sum())
-    except Exception:  # noqa: BLE001 - not created yet
-        return -1
-
-
 def _start_sweep(cmd, log: Path, env) -> subprocess.Popen:
     with open(log, "wb") as fh:
         return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
@@ -229,10 +226,10 @@ def test_slurm_sweep_job_killed_mid_run_then_client_killed_and_resumed(slurm, sl
     log1 = tmp_path / "sweep1.log"
     sweep = _start_sweep(cmd, log1, slurm.env)
     try:
-        _wait(lambda: _tasks_done(out) >= 1 and len(slurm.jobs()) == 2, sweep, log1)
+        _wait(lambda: tasks_done(out) >= 1 and len(slurm.jobs()) == 2, sweep, log1)
         victim = slurm.jobs()[0]
         subprocess.run(["scancel", victim], env=slurm.env, check=True)
-        assert _tasks_done(out) < tasks, "the job was cancelled too late to matter"
+        assert tasks_done(out) < tasks, "the job was cancelled too late to matter"
         assert sweep.wait(timeout=300) == 0, log1.read_text()
     finally:
         if sweep.poll() is None:
@@ -247,11 +244,11 @@ def test_slurm_sweep_job_killed_mid_run_then_client_killed_and_resumed(slurm, sl
     log2 = tmp_path / "sweep2.log"
     sweep = _start_sweep(cmd2, log2, slurm.env)
     try:
-        _wait(lambda: _tasks_done(out2) >= 1, sweep, log2)
+        _wait(lambda: tasks_done(out2) >= 1, sweep, log2)
     finally:
         kill_group(sweep)
         slurm.cancel_all()  # what the jobs' --death-timeout would do a minute later
-    assert 1 <= _tasks_done(out2) < tasks
+    assert 1 <= tasks_done(out2) < tasks
     resumed = subprocess.run([*cmd2, "--resume"], env=slurm.env, capture_output=True,
                              text=True, timeout=400)
     slurm.cancel_all()
