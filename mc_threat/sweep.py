@@ -107,6 +107,35 @@ def _sigint_blocked():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+@contextmanager
+def _sigint_deferred():
+    """While the body runs, Ctrl-C only sets the event this yields; the body checks it at
+    points where stopping is safe and raises KeyboardInterrupt itself.
+
+    A KeyboardInterrupt raised inside ``distributed``'s ``Client.sync`` (which every wait on
+    a future goes through) can arrive before that function has set up its state, and its
+    clean-up callback then fails with a NameError that tornado logs as a traceback
+    (distributed 2026.8). Interrupting only between waits avoids it. Only in the main thread
+    of a process; elsewhere the event is never set and Ctrl-C behaves as usual. A second
+    Ctrl-C before the first was acted on raises at once, wherever the body is."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_sigint(signum, frame):
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, old)
+
+
 def dask_setup(worker) -> None:
     """Worker preload (``LocalCluster(preload=["mc_threat.sweep"])``): ignore SIGINT.
 
@@ -304,33 +333,44 @@ class _DaskExecutor:
             futures[fut] = job
             return fut
 
-        first = [submit(j) for _, j in zip(range(self.window), pending, strict=False)]
-        ac = as_completed(first)
-        for fut in ac:
-            job = futures.pop(fut)
-            try:
-                result = fut.result()
-            except WorkerMismatch as exc:
-                raise WorkerMismatch(f"a dask worker cannot run this sweep: {exc}") from None
-            except ImportError as exc:  # the task could not be unpickled on a worker
-                if "mc_threat" not in str(exc):
-                    raise
-                raise WorkerMismatch(f"a dask worker cannot run mc-threat tasks "
-                                     f"({_short(exc)}); install mc-threat {__version__} "
-                                     "in the workers' Python environment") from None
-            fut.release()
-            nxt = next(pending, None)
-            if nxt is not None:
-                ac.add(submit(nxt))
-            yield job, result
+        with _sigint_deferred() as interrupted:
+            first = [submit(j) for _, j in zip(range(self.window), pending, strict=False)]
+            ac = as_completed(first)
+            while not ac.is_empty():
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+                if not ac.has_ready():
+                    interrupted.wait(0.05)
+                    continue
+                fut = next(ac)
+                job = futures.pop(fut)
+                try:
+                    result = fut.result()
+                except WorkerMismatch as exc:
+                    raise WorkerMismatch(f"a dask worker cannot run this sweep: {exc}") \
+                        from None
+                except ImportError as exc:  # the task could not be unpickled on a worker
+                    if "mc_threat" not in str(exc):
+                        raise
+                    raise WorkerMismatch(f"a dask worker cannot run mc-threat tasks "
+                                         f"({_short(exc)}); install mc-threat {__version__} "
+                                         "in the workers' Python environment") from None
+                fut.release()
+                nxt = next(pending, None)
+                if nxt is not None:
+                    ac.add(submit(nxt))
+                yield job, result
 
     def close(self) -> None:
-        try:
-            if getattr(self, "client", None) is not None:
-                self.client.close()
-        finally:
-            if getattr(self, "cluster", None) is not None:
-                self.cluster.close()
+        # Ctrl-C while the cluster shuts down: the first is ignored (closing is what it
+        # would do anyway), a second one stops at once.
+        with _sigint_deferred():
+            try:
+                if getattr(self, "client", None) is not None:
+                    self.client.close()
+            finally:
+                if getattr(self, "cluster", None) is not None:
+                    self.cluster.close()
 
 
 def slurm_cluster(path):

@@ -938,3 +938,20 @@ def test_very_unequal_hand_made_powers_are_finite():
 def test_coalition_ratio_of_powers_near_the_float_limit_is_finite():
     res = mt.evaluate(_tied(3, power=np.full((3, 3), 1e308)), {})
     assert np.isfinite(res.outcomes["coalition_ratio"]).all()
+
+
+def test_ctrl_c_during_a_dask_wait_is_deferred_to_a_safe_point():
+    """Inside ``_sigint_deferred`` a first SIGINT only sets the event (the sweep loop raises
+    KeyboardInterrupt itself between waits, never inside distributed's ``Client.sync``, whose
+    clean-up then logs a NameError traceback); a second one raises at once; the previous
+    handler is back afterwards."""
+    before = signal.getsignal(signal.SIGINT)
+    with sweep_mod._sigint_deferred() as interrupted:
+        assert not interrupted.is_set()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs in the main thread between bytecodes
+        assert interrupted.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is before
