@@ -15,44 +15,27 @@ by operation, so that results agree bit for bit with ``mc_threat.evaluate``:
 * ``D = exp(-sqrt(dx*dx + dy*dy) / reach)`` with ``dx = x_i0 - x_j0``, ``dy = x_i1 - x_j1``;
 * ``A = p / max p``; ``O = (o*p) / max(o*p)``, or 0 everywhere when that maximum is 0;
 * ``W = ((wA + wD) + wO) + wI``; additive ``T = (((wA*A + wD*D) + wO*O) + wI*I) / W``;
-  multiplicative ``T = 1``, then ``T = T * x**(w/W)`` for the criteria with non-zero weight in
-  the order A, D, O, I. The exponent goes to ``np.power`` as a full array: with a scalar (or
-  any stride-0) exponent of 0.5, NumPy (2.4) computes ``sqrt`` instead of ``pow``, and the C
-  library's ``pow(x, 0.5)`` differs from the correctly rounded ``sqrt(x)`` in about 0.08 %
-  of cases;
+  multiplicative ``T = 1``, then ``T = T * pow_(x, w/W)`` for the criteria with non-zero
+  weight in the order A, D, O, I;
 * principal threat = ``argmax`` over ``j != i`` (diagonal set to ``-inf``), ties to the
   smallest ``j`` as ``np.argmax`` does;
 * ``S_B(t)`` and ``S_W(t)`` are summed sequentially in increasing state index (``S_W``
   starting from ``p_t``). ``np.sum`` would use pairwise summation, whose rounding differs, so
   the sums are accumulated with an explicit loop over the state axis.
 
-Transcendental functions. On CPUs with AVX-512, NumPy evaluates float64 ``exp`` and ``pow``
-with its own SIMD code (``exp``) and SVML (``pow``), which are accurate to about 1 ulp but
-are *not* the C library's functions: on the development machine (NumPy 2.4, Xeon with
-AVX-512) about 4.6 % of ``np.exp`` results and 6 % of ``np.power`` results differ from
-``math.exp`` / ``pow`` in the last bit. The numba kernels call the C library. Three ways to
-get bit-exact agreement:
-
-* ``evaluate_numpy(..., libm=True)`` evaluates ``exp`` and ``pow`` element by element with
-  ``math.exp`` / ``math.pow`` (slow; meant for verification);
-* run the process with ``NPY_DISABLE_CPU_FEATURES="X86_V4"`` (the NumPy 2.4 name of the
-  AVX-512 group; older NumPy versions name the features differently, e.g. ``AVX512F``),
-  which makes NumPy fall back to the C library (checked on the development machine);
-* on CPUs without AVX-512, the same fallback is the default.
-
-With the default (SIMD) path a principal threat can differ from the engine's only where two
-candidates' threats are within a few ulps of each other, or where ``theta_i`` is within a
-few ulps of ``neutral_below``; everything downstream of the threats is exact. In practice
-this needs a constructed near-tie (tests/test_baseline_numpy.py builds one): on tens of
-thousands of generated and tie-heavy systems the default path agrees bit for bit.
+``exp`` and ``pow_`` are the NumPy twins of the engine's own elementary functions
+(:mod:`mc_threat.elementary`, MODEL.md section 9), not ``np.exp`` / ``np.power``: those are
+the C library's or NumPy's SIMD code depending on the CPU and differ from each other in the
+last bit for a few percent of arguments. With the twins the baseline agrees with the engine
+bit for bit on every machine, and it stays whole-array NumPy code (about as fast as
+``np.exp``).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from .elementary import exp_np, pow_np
 from .kernels import BALANCE, BANDWAGON, N_POWER_BINS, NEUTRAL, OUTCOMES, power_bin_edges
 from .systems import Systems
 
@@ -60,23 +43,6 @@ __all__ = ["evaluate_numpy", "threat_matrix_numpy"]
 
 _EDGES = power_bin_edges()
 _CHUNK_ELEMENTS = 1 << 21  # chunk * n * n, about 16 MB per float64 temporary
-
-_libm_exp_obj = np.frompyfunc(math.exp, 1, 1)
-_libm_pow_obj = np.frompyfunc(math.pow, 2, 1)
-
-
-def _libm_exp(x):
-    return _libm_exp_obj(x).astype(np.float64)
-
-
-def _libm_pow(x, e):
-    return _libm_pow_obj(x, e).astype(np.float64)
-
-
-def _numpy_pow(x, e):
-    # A full exponent array, never a scalar: see the module docstring (x ** 0.5 -> sqrt).
-    return np.power(x, np.full(x.shape, e))
-
 
 # ------------------------------------------------------------------------------ threat
 def _criteria(p, o):
@@ -284,11 +250,11 @@ def _systems_of(systems) -> Systems:
     return systems
 
 
-def _functions(libm: bool):
-    return (_libm_exp, _libm_pow) if libm else (np.exp, _numpy_pow)
+def _functions():
+    return exp_np, pow_np
 
 
-def threat_matrix_numpy(systems, params=None, *, libm: bool = False) -> np.ndarray:
+def threat_matrix_numpy(systems, params=None) -> np.ndarray:
     """Threat matrices ``T[s, i, j]`` (count, n, n), NaN on the diagonal, like
     ``mc_threat.threat_matrix`` (for inspection and for checking the threat arithmetic)."""
     from .config import coerce_params
@@ -296,7 +262,7 @@ def threat_matrix_numpy(systems, params=None, *, libm: bool = False) -> np.ndarr
     sys_ = _systems_of(systems)
     prm = coerce_params(params)
     w = tuple(float(v) for v in prm.weight_vector())
-    exp, pow_ = _functions(libm)
+    exp, pow_ = _functions()
     agg, off = _criteria(sys_.power, sys_.offense)
     t = _threat_values(sys_.position, sys_.intent, agg, off, prm.form, w, prm.reach, exp, pow_)
     diag = np.arange(sys_.n_states)
@@ -304,8 +270,7 @@ def threat_matrix_numpy(systems, params=None, *, libm: bool = False) -> np.ndarr
     return t
 
 
-def evaluate_numpy(systems, params=None, *, chunk: int | None = None,
-                   libm: bool = False) -> dict:
+def evaluate_numpy(systems, params=None, *, chunk: int | None = None) -> dict:
     """Evaluate a batch of systems with vectorized NumPy; same results as ``evaluate``.
 
     Parameters
@@ -316,10 +281,6 @@ def evaluate_numpy(systems, params=None, *, chunk: int | None = None,
     chunk : int or None
         Systems per vectorized chunk; by default about ``2**21 / n**2`` (16 MB temporaries).
         Results do not depend on it.
-    libm : bool
-        Evaluate ``exp`` and ``pow`` with the C library (``math.exp``, ``math.pow``) element
-        by element instead of NumPy's SIMD versions: slow, but bit-exact with the numba
-        engine on every machine (see the module docstring).
 
     Returns
     -------
@@ -333,7 +294,7 @@ def evaluate_numpy(systems, params=None, *, chunk: int | None = None,
     systems = _systems_of(systems)
     prm = coerce_params(params)
     w = tuple(float(v) for v in prm.weight_vector())
-    exp, pow_ = _functions(libm)
+    exp, pow_ = _functions()
 
     count, n = systems.power.shape
     res = {

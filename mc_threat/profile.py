@@ -63,7 +63,7 @@ def _pipeline(stage, count, n, gen, params, edges):
         h = prepare_system(power, offense, edges, ws)
         if stage < 2:
             continue
-        proximity_matrix(position, params[0, P_REACH], ws[3])
+        proximity_matrix(position, params[0, P_REACH], ws[3], ws[7])
         if stage < 3:
             continue
         bop_pass(power, params[0], h, ws)

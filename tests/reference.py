@@ -1,16 +1,17 @@
 """Slow, plain-Python reference of MODEL.md sections 2-5 (threat, choices, blocs, outcomes).
 
 Written from the specification alone, independently of the numba kernels in ``mc_threat``.
-Everything here uses python floats, lists, loops and the ``math`` module; numpy is touched only
-to turn inputs into lists via ``.tolist()``.  The arithmetic follows the conventions agreed with
-the fast path so that both agree to the last bit (IEEE doubles, the same libm):
+Everything here uses python floats, lists and loops; numpy is touched only to turn inputs into
+lists via ``.tolist()``. The arithmetic follows the conventions agreed with the fast path so that
+both agree to the last bit (IEEE doubles; the elementary functions are the engine's own, MODEL.md
+section 9, through their plain-Python twins ``exp_py`` and ``pow_py``):
 
 * ``d_ij = math.sqrt(dx*dx + dy*dy)``, ``dx = x_i0 - x_j0``, ``dy = x_i1 - x_j1``;
-  ``D_ij = math.exp(-d_ij / reach)``.
+  ``D_ij = exp_py(-d_ij / reach)``.
 * ``A_j = p_j / max_k p_k``; ``O_j = (o_j * p_j) / max_k (o_k * p_k)`` or 0.0 for all j when
   that maximum is 0.
 * ``W = ((wA + wD) + wO) + wI``; additive ``T = (((wA*A + wD*D) + wO*O) + wI*I) / W``;
-  multiplicative ``T = 1.0`` then ``T = T * x ** (w / W)`` for A, D, O, I in that order,
+  multiplicative ``T = 1.0`` then ``T = T * pow_py(x, w / W)`` for A, D, O, I in that order,
   skipping criteria whose weight is 0 (``0^0 = 1``).
 * Sums of power run in increasing state index; ``S_W(t)`` starts from ``p_t``.
 
@@ -38,6 +39,8 @@ Choices made where MODEL.md is silent (also listed in the report / docs):
 from __future__ import annotations
 
 import math
+
+from mc_threat.elementary import exp_py, pow_py
 
 BALANCE = 0
 BANDWAGON = 1
@@ -144,7 +147,7 @@ def _threat(p, pos, o, I, form, weights, reach):
             dx = pos[i][0] - pos[j][0]
             dy = pos[i][1] - pos[j][1]
             d = math.sqrt(dx * dx + dy * dy)
-            D = math.exp(-d / reach)
+            D = exp_py(-d / reach)
             if form == "additive":
                 t = (((wA * A[j] + wD * D) + wO * O[j]) + wI * I[i][j]) / W
             elif form == "multiplicative":
@@ -152,7 +155,7 @@ def _threat(p, pos, o, I, form, weights, reach):
                 for x, w in ((A[j], wA), (D, wD), (O[j], wO), (I[i][j], wI)):
                     if w == 0.0:
                         continue  # 0^0 = 1: a criterion with zero weight plays no part
-                    t = t * (x ** (w / W))
+                    t = t * pow_py(x, w / W)
             else:
                 raise ValueError(f"form: unknown form {form!r}")
             T[i][j] = t
@@ -306,7 +309,10 @@ def _pass_outcomes(p, h, ps):
 
 
 def bin_edges():
-    return [10.0 ** (-3 + 0.3 * k) for k in range(N_BINS)]
+    # 10^(-3 + 0.3 k) as binary64 literals (docs/model.md): no library computes them.
+    return [0.001, 0.001995262314968879, 0.003981071705534973, 0.007943282347242814,
+            0.015848931924611134, 0.03162277660168379, 0.0630957344480193,
+            0.12589254117941676, 0.25118864315095796, 0.501187233627272]
 
 
 def power_bin(r, edges=None):

@@ -1,25 +1,12 @@
 """The vectorized NumPy baseline (mc_threat.baseline_numpy) must agree with mc_threat.evaluate.
 
-Two modes are checked:
-
-* ``libm=True``: ``exp`` and ``pow`` come from the C library, as in the numba kernels, so the
-  results must agree BIT FOR BIT everywhere: integer arrays with ``np.array_equal``, float
-  outcomes with ``==`` (no tolerance), the choice-by-power counts exactly.
-* the default mode uses NumPy's ``np.exp`` / ``np.power``, which on AVX-512 machines are SIMD
-  implementations differing from the C library in the last bit for a few percent of inputs.
-  Everything downstream of the threats is exact, so a system may differ only where the
-  principal threat (or ``theta_i < neutral_below``) of some state comes out differently from
-  the two threat matrices, and that may only happen at a near-tie. Systems without such a
-  state must agree bit for bit.
+Both use the engine's own elementary functions (MODEL.md section 9; the baseline through their
+NumPy twins), so the results must agree BIT FOR BIT everywhere: integer arrays with
+``np.array_equal``, float outcomes with ``==`` (no tolerance), threat matrices and the
+choice-by-power counts exactly.
 """
 
 from __future__ import annotations
-
-import math
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -27,6 +14,7 @@ import pytest
 import mc_threat
 from mc_threat import OUTCOMES, Systems, evaluate, generate_systems, threat_matrix
 from mc_threat.baseline_numpy import evaluate_numpy, threat_matrix_numpy
+from mc_threat.elementary import exp_np
 from mc_threat.kernels import power_bin_edges
 
 INT_FIELDS = {"target": np.int32, "choice": np.int8, "bloc": np.int32,
@@ -102,65 +90,23 @@ def _describe(systems, params, ev, res, k) -> str:
     return "\n".join(lines)
 
 
-def check(systems, params, *, threats=True, default=True, chunk=None):
-    """Compare ``evaluate_numpy`` with ``mc_threat.evaluate``.
-
-    libm mode: bit-for-bit agreement on every system and of the choice-by-power counts, and
-    (``threats``) of the threat matrices. Default mode (``default``): bit-for-bit agreement on
-    every system whose principal threats and neutral decisions come out the same from NumPy's
-    threat matrix as from the engine's; where they do not, the state must sit at a near-tie.
-    Returns the engine's Evaluation and the number of systems that differ in default mode.
-    """
+def check(systems, params, *, threats=True, chunk=None):
+    """Compare ``evaluate_numpy`` with ``mc_threat.evaluate``: bit-for-bit agreement on every
+    system and of the choice-by-power counts, and (``threats``) of the threat matrices.
+    Returns the engine's Evaluation."""
     ev = evaluate(systems, params)
-    res = evaluate_numpy(systems, params, libm=True, chunk=chunk)
+    res = evaluate_numpy(systems, params, chunk=chunk)
     bad = _mismatched_systems(ev, res)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        pytest.fail(f"{int(bad.sum())} of {bad.size} systems differ (libm mode)\n"
+        pytest.fail(f"{int(bad.sum())} of {bad.size} systems differ\n"
                     + _describe(systems, params, ev, res, k))
     np.testing.assert_array_equal(res["choice_by_power"], ev.choice_by_power)
     assert res["choice_by_power"].dtype == np.int64 and res["choice_by_power"].shape == (10, 3)
-    if not (threats or default):
-        return ev, 0
-    te = threat_matrix(systems, params)
     if threats:
-        assert np.array_equal(te, threat_matrix_numpy(systems, params, libm=True),
-                              equal_nan=True), "threat matrices differ (libm mode)"
-    if not default:
-        return ev, 0
-    res = evaluate_numpy(systems, params, chunk=chunk)
-    bad = _mismatched_systems(ev, res)
-    allowed = _divergent_systems(te, threat_matrix_numpy(systems, params), params)
-    unexplained = bad & ~allowed
-    if unexplained.any():
-        k = int(np.flatnonzero(unexplained)[0])
-        pytest.fail("default mode differs without a threat near-tie\n"
-                    + _describe(systems, params, ev, res, k))
-    if not allowed.any():
-        np.testing.assert_array_equal(res["choice_by_power"], ev.choice_by_power)
-    return ev, int(bad.sum())
-
-
-def _divergent_systems(te, tn, params):
-    """Systems in which a principal threat or a neutral decision computed from NumPy's threat
-    matrix ``tn`` differs from the one computed from the engine's ``te``; asserts every such
-    state sits at a near-tie (a relative gap of at most 1e-13)."""
-    from mc_threat.config import coerce_params
-
-    nb = coerce_params(params).neutral_below
-    te = np.nan_to_num(te, nan=-np.inf)
-    tn = np.nan_to_num(tn, nan=-np.inf)
-    tau_e, tau_n = te.argmax(axis=2), tn.argmax(axis=2)
-    th_e = np.take_along_axis(te, tau_e[..., None], axis=2)[..., 0]
-    th_n = np.take_along_axis(tn, tau_n[..., None], axis=2)[..., 0]
-    div = (tau_e != tau_n) | ((th_e < nb) != (th_n < nb))
-    s, i = np.nonzero(div)
-    if s.size:
-        other = te[s, i, tau_n[s, i]]
-        near = np.abs(th_e[s, i] - other) <= 1e-13 * th_e[s, i]
-        near |= np.abs(th_e[s, i] - nb) <= 1e-13 * max(nb, 1e-300)
-        assert near.all(), "a principal threat differs without a near-tie"
-    return div.any(axis=1)
+        assert np.array_equal(threat_matrix(systems, params), threat_matrix_numpy(systems, params),
+                              equal_nan=True), "threat matrices differ"
+    return ev
 
 
 # ------------------------------------------------------------------------------ systems
@@ -234,11 +180,8 @@ def generated():
 # ------------------------------------------------------------------------------ tests
 @pytest.mark.parametrize("params", PARAMS, ids=PARAM_IDS)
 def test_generated_systems(generated, params):
-    check(generated[:300], params, default=False)  # threat matrices, bit for bit
-    _, n_differ = check(generated, params, threats=False)
-    # With continuous random inputs a near-tie within a few ulps is astronomically rare:
-    # the default mode agrees bit for bit on every generated system as well.
-    assert n_differ == 0
+    check(generated[:300], params)  # threat matrices, bit for bit
+    check(generated, params, threats=False)
 
 
 @pytest.mark.parametrize("params", DYADIC_PARAMS)
@@ -255,8 +198,8 @@ def test_tie_heavy_families(family):
     for n, count in ((2, 100), (3, 120), (7, 150), (16, 250), (33, 40)):
         s = _family(family, rng, count, n)
         for k, params in enumerate(FAMILY_PARAMS):
-            check(s, params, threats=k < 2, default=k < 2)
-        check(_dyadic(s, rng), FAMILY_PARAMS[3], threats=False, default=False)
+            check(s, params, threats=k < 2)
+        check(_dyadic(s, rng), FAMILY_PARAMS[3], threats=False)
 
 
 def test_chunking_does_not_matter(generated):
@@ -281,7 +224,7 @@ def test_longest_bandwagon_chain(n):
     s = Systems(p / p.sum(), np.zeros((n, 2)), np.full(n, 0.5), h)
     params = {"weights": {"power": 0, "proximity": 0, "offense": 0, "intent": 1},
               "bandwagon_ratio": 1.0}
-    ev, _ = check(s, params)
+    ev = check(s, params)
     res = evaluate_numpy(s, params)
     assert (res["choice"][0, :-1] == mc_threat.BANDWAGON).all()
     assert (res["bloc"] == n + 0).all()
@@ -298,26 +241,16 @@ def test_accepts_dict_and_rejects_other():
     assert empty["target"].shape == (0, 5) and empty["outcomes"]["contained"].shape == (0,)
 
 
-# ------------------------------------------------------------- NumPy's SIMD exp, made visible
-def _exp_split_pairs(limit=20):
-    """Distances d1 > d2 (adjacent doubles) where the C library's exp ties
-    ``exp(-d1) == exp(-d2)`` but NumPy's exp does not, or the other way round."""
-    rng = np.random.default_rng(3)
-    d1 = rng.uniform(0.13, 0.24, 20000)
-    d2 = np.nextafter(d1, 0.0)
-    m1 = np.array([math.exp(-v) for v in d1.tolist()])
-    m2 = np.array([math.exp(-v) for v in d2.tolist()])
-    split = (m1 == m2) != (np.exp(-d1) == np.exp(-d2))
-    return d1[split][:limit], d2[split][:limit]
-
-
-def test_simd_exp_only_matters_at_exact_ties():
+# ------------------------------------------------------------- exact ties of proximity
+def test_adjacent_distances_rank_the_same_in_both():
     """A perceiver at the origin, candidates 1 and 2 at distances d1 > d2 one ulp apart,
-    proximity the only criterion: the engine (C library exp) and libm mode pick the same
-    candidate; the default mode picks whatever NumPy's exp ranks first."""
-    d1, d2 = _exp_split_pairs()
-    if d1.size == 0:
-        pytest.skip("np.exp agrees with math.exp on these inputs (no SIMD exp on this CPU)")
+    proximity the only criterion: ``exp(-d1)`` and ``exp(-d2)`` are equal or adjacent, so the
+    principal threat is decided in the last bit (ties to the smaller index). The baseline's
+    NumPy exp twin decides exactly as the engine's exp; with ``np.exp`` (the C library or
+    NumPy's SIMD code, whichever this machine has) such pairs used to come out differently."""
+    rng = np.random.default_rng(3)
+    d1 = rng.uniform(0.13, 0.24, 4000)
+    d2 = np.nextafter(d1, 0.0)
     count = d1.size
     pos = np.zeros((count, 3, 2))
     pos[:, 1, 0] = d1
@@ -325,47 +258,7 @@ def test_simd_exp_only_matters_at_exact_ties():
     s = Systems(np.full((count, 3), 1 / 3), pos, np.full((count, 3), 0.5),
                 np.full((count, 3), 0.5))
     params = {"weights": {"power": 0, "proximity": 1, "offense": 0, "intent": 0}, "reach": 1.0}
-    ev, n_differ = check(s, params)  # the default mode differs only at these exact ties
-    assert n_differ == count
-    lib = np.where([math.exp(-a) >= math.exp(-b) for a, b in zip(d1, d2, strict=True)], 1, 2)
-    assert np.array_equal(ev.target[:, 0], lib)
-    res = evaluate_numpy(s, params)
-    expected = np.where(np.exp(-d1) >= np.exp(-d2), 1, 2)
-    assert np.array_equal(res["target"][:, 0], expected)
-    assert (res["target"][:, 0] != ev.target[:, 0]).all()
-
-
-def test_default_mode_exact_without_simd_transcendentals():
-    """With NumPy's AVX-512 dispatch disabled, np.exp / np.power are the C library's and the
-    default mode is bit-exact, also on tie-heavy systems (run in a fresh process)."""
-    script = textwrap.dedent("""
-        import math, numpy as np
-        x = -np.random.default_rng(0).uniform(0, 30, 20000)
-        assert (np.exp(x) == np.array([math.exp(v) for v in x.tolist()])).all(), "exp"
-        from mc_threat import generate_systems, evaluate, OUTCOMES
-        from mc_threat.baseline_numpy import evaluate_numpy
-        s = generate_systems(n_states=12, seed=5, count=1500)
-        s2 = generate_systems(n_states=12, seed=6, count=500)
-        import mc_threat
-        x2 = np.round(s2.position * 4) / 4
-        s2 = mc_threat.Systems(np.round(s2.power * 30) + 1, x2, s2.offense, s2.intent)
-        for sys_ in (s, s2):
-            for prm in ({}, {"form": "multiplicative"},
-                        {"form": "multiplicative", "weights": {"power": 1, "proximity": 1,
-                         "offense": 0, "intent": 0}, "neutral_below": 0.4}):
-                a = evaluate(sys_, prm); b = evaluate_numpy(sys_, prm)
-                for f in ("target", "choice", "bloc", "bop_target", "bop_choice"):
-                    assert np.array_equal(getattr(a, f), b[f]), f
-                for k in OUTCOMES:
-                    assert np.array_equal(a.outcomes[k], b["outcomes"][k]), k
-                assert np.array_equal(a.choice_by_power, b["choice_by_power"])
-        print("OK")
-    """)
-    env = dict(os.environ, NPY_DISABLE_CPU_FEATURES="X86_V4")
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=120)
-    if proc.returncode != 0 and "AssertionError: exp" in proc.stderr:
-        pytest.skip("NPY_DISABLE_CPU_FEATURES=X86_V4 does not give libm exp with this NumPy")
-    if proc.returncode != 0 and "NPY_DISABLE_CPU_FEATURES" in proc.stderr:
-        pytest.skip(f"this NumPy does not know the feature X86_V4: {proc.stderr[-300:]}")
-    assert proc.returncode == 0 and proc.stdout.strip().endswith("OK"), proc.stderr[-3000:]
+    ev = check(s, params)
+    ties = exp_np(-d1) == exp_np(-d2)
+    assert 0 < ties.sum() < count  # both outcomes of the last bit occur
+    assert np.array_equal(ev.target[:, 0], np.where(ties, 1, 2))

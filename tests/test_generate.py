@@ -11,6 +11,7 @@ from scipy import stats
 
 import mc_threat
 from mc_threat import ConfigError, GeneratorParams, Systems, generate_systems
+from mc_threat.elementary import cbrt_py, exp_py, log_py, pow_py, sincos2pi_py
 from mc_threat.kernels.rng import MAX_STATES
 
 # ------------------------------------------------------------------ independent reference
@@ -52,6 +53,43 @@ def ref_system(seed, system, n, sigma=1.0, rho=0.7, oab=(2.0, 2.0), iab=(1.0, 3.
         inte.append((1 - (1 - u[i][7]) ** (1 / b)) ** (1 / a))
     tot = [sum(c[k] for c in comps) for k in range(3)]
     power = [sum(c[k] / tot[k] for k in range(3)) / 3 for c in comps]
+    return np.array(power), np.array(pos), np.array(off), np.array(inte)
+
+
+def _root_py(x, inv_k):
+    """The generator's ``x ** inv_k`` (MODEL.md section 9): exact shortcuts for 1, 1/2, 1/3."""
+    if inv_k == 1.0:
+        return x
+    if inv_k == 0.5:
+        return math.sqrt(x)
+    if inv_k == 1.0 / 3.0:
+        return cbrt_py(x)
+    return pow_py(x, inv_k)
+
+
+def ref_system_exact(seed, system, n, sigma=1.0, rho=0.7, oab=(2.0, 2.0), iab=(1.0, 3.0)):
+    """MODEL.md section 6 in plain Python with the engine's elementary functions (their
+    Python twins), in the documented operation order: must equal the kernel bit for bit."""
+    u = [[ref_uniform(seed, system, 8 * i + k) for k in range(8)] for i in range(n)]
+    sr, sq = math.sqrt(rho), math.sqrt(1.0 - rho)
+    comps, pos, off, inte = [], [], [], []
+    for i in range(n):
+        r1 = math.sqrt(-2.0 * log_py(u[i][0]))
+        s1, c1 = sincos2pi_py(u[i][1])
+        r2 = math.sqrt(-2.0 * log_py(u[i][2]))
+        s2, c2 = sincos2pi_py(u[i][3])
+        g = r1 * c1
+        comps.append([exp_py(sigma * (sr * g + sq * e)) for e in (r1 * s1, r2 * c2, r2 * s2)])
+        pos.append((u[i][4], u[i][5]))
+        a, b = oab
+        off.append(_root_py(1.0 - _root_py(1.0 - u[i][6], 1.0 / b), 1.0 / a))
+        a, b = iab
+        inte.append(_root_py(1.0 - _root_py(1.0 - u[i][7], 1.0 / b), 1.0 / a))
+    tot = [0.0, 0.0, 0.0]
+    for c in comps:
+        for k in range(3):
+            tot[k] += c[k]
+    power = [((c[0] / tot[0] + c[1] / tot[1]) + c[2] / tot[2]) / 3.0 for c in comps]
     return np.array(power), np.array(pos), np.array(off), np.array(inte)
 
 
@@ -127,6 +165,30 @@ def test_matches_independent_reference(gen, seed, start):
         np.testing.assert_allclose(s.power[k], p, rtol=1e-12, atol=0)
         np.testing.assert_allclose(s.offense[k], o, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(s.intent[k], h, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "gen,seed,start,n",
+    [
+        ({}, 0, 0, 16),
+        ({}, 2**63 - 1, 2**40 + 3, 2),
+        ({"power_sigma": 2.5, "power_corr": 0.2, "offense": {"a": 0.7, "b": 1.8},
+          "intent": {"a": 3.0, "b": 0.5}}, 99, 12345, 9),
+        ({"power_corr": 0.0, "offense": {"a": 1.0, "b": 1.0}}, 7, 2**44 - 4, 5),
+        ({"power_sigma": 0.0, "power_corr": 1.0, "offense": {"a": 2.0, "b": 3.0},
+          "intent": {"a": 0.5, "b": 2.0}}, 3, 77, 7),
+    ],
+)
+def test_matches_the_exact_reference_bit_for_bit(gen, seed, start, n):
+    g = GeneratorParams(**gen) if gen else GeneratorParams()
+    s = generate_systems(gen, n_states=n, seed=seed, start=start, count=4)
+    for k in range(4):
+        ref = ref_system_exact(seed, start + k, n, g.power_sigma, g.power_corr,
+                               (g.offense.a, g.offense.b), (g.intent.a, g.intent.b))
+        for name, got, want in zip(("power", "position", "offense", "intent"),
+                                   (s.power[k], s.position[k], s.offense[k], s.intent[k]), ref,
+                                   strict=True):
+            assert np.array_equal(bits(got), bits(want)), (name, k)
 
 
 def test_unit_shapes_are_exact_transforms_of_uniforms():

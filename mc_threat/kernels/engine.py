@@ -57,7 +57,7 @@ def system_scratch(n):
     Returns ``power, position, offense, intent (1, n), comp, u`` (the scratch of
     :func:`generate_one`), the evaluation workspace, and ``target, choice, bloc``.
     """
-    return (np.empty(n), np.empty((n, 2)), np.empty(n), np.empty((1, n)), np.empty((n, 3)),
+    return (np.empty(n), np.empty((n, 2)), np.empty(n), np.empty((1, n)), np.empty((3, n)),
             np.empty(n * DRAWS_PER_STATE), workspace(n), np.empty(n, np.int32),
             np.empty(n, np.int8), np.empty(n, np.int32))
 
@@ -105,7 +105,7 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
             for p in range(n_rows):
                 prm = params[p]
                 if p == 0 or prm[P_REACH] != params[p - 1, P_REACH]:
-                    proximity_matrix(position, prm[P_REACH], prox)
+                    proximity_matrix(position, prm[P_REACH], prox, ws[7])
                 new_bop = (p == 0 or prm[P_BETA] != params[p - 1, P_BETA]
                            or prm[P_ALPHA] != params[p - 1, P_ALPHA]
                            or prm[P_NEUTRAL] != params[p - 1, P_NEUTRAL])

@@ -44,7 +44,8 @@ def workspace(n):
     bop = np.empty(3, np.float64)  # balance-of-power summary (see bop_summary)
     theta = np.empty(n, np.float64)
     tbuf = np.empty((4, n), np.float64)
-    return f, k, c, prox, bop, theta, tbuf
+    pflat = np.empty(n * n, np.float64)  # proximity scratch (see proximity_matrix)
+    return f, k, c, prox, bop, theta, tbuf, pflat
 
 
 @njit(inline="always", cache=True)
@@ -148,7 +149,7 @@ def evaluate_batch(power, position, offense, intent, params, edges, nblocks,
         for s in range(lo, hi):
             p = power[s]
             h = prepare_system(p, offense[s], edges, ws)
-            proximity_matrix(position[s], params[P_REACH], ws[3])
+            proximity_matrix(position[s], params[P_REACH], ws[3], ws[7])
             bop_pass(p, params, h, ws)
             threat_pass(p, intent[s], params, ws, target[s], choice[s], bloc[s])
             finish_system(p, ws, h, target[s], choice[s], bloc[s], outcomes[s], cbp[b])
@@ -165,6 +166,6 @@ def threat_matrix_batch(power, position, offense, intent, params, out):
         off = np.empty(n)
         prox = np.empty((n, n))
         power_criteria(power[s], offense[s], agg, off)
-        proximity_matrix(position[s], params[P_REACH], prox)
+        proximity_matrix(position[s], params[P_REACH], prox, np.empty(n * n))
         threat_matrix_one(params, agg, off, prox, intent[s], out[s])
 

@@ -1,4 +1,10 @@
-"""Random state-system kernels (MODEL.md section 6), drawn from :mod:`.rng`."""
+"""Random state-system kernels (MODEL.md section 6), drawn from :mod:`.rng`.
+
+Every elementary function is the engine's own (:mod:`.elementary`, MODEL.md section 9):
+``log`` and ``sincos2pi`` in Box-Muller, ``exp`` for the lognormal components, ``cbrt``
+and ``pow_`` in the Kumaraswamy inverse CDF. ``sqrt`` is IEEE's correctly rounded square
+root, the same everywhere.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +13,26 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .elementary import cbrt, exp, log, pow_, sincos2pi
 from .rng import DRAWS_PER_STATE, seed_key, system_base, uniform_at
 
-_TWO_PI = 2.0 * math.pi
 _ONE_THIRD = 1.0 / 3.0
 
 
 @njit(inline="always", cache=True)
 def root(x, inv_k):
-    """``x ** inv_k``, with the common exponents 1, 1/2 and 1/3 by exact shortcuts.
-
-    ``pow`` costs several times a ``sqrt`` or ``cbrt``; for ``inv_k = 1/2`` and ``1/3``
-    the shortcuts are the correctly rounded roots (they may differ from ``pow(x, 1/3)``
-    in the last bit, which is why this function, not ``pow``, defines the generator).
+    """``x ** inv_k``: ``x`` itself for ``inv_k = 1``, ``sqrt`` for 1/2, the engine's
+    ``cbrt`` for 1/3 (the common shapes: cheaper and more accurate), else the engine's
+    ``pow_(x, inv_k) = exp(inv_k * log(x))``. This function, not a generic ``pow``,
+    defines the generator.
     """
     if inv_k == 1.0:
         return x
     if inv_k == 0.5:
         return math.sqrt(x)
     if inv_k == _ONE_THIRD:
-        return np.cbrt(x)
-    return x**inv_k
+        return cbrt(x)
+    return pow_(x, inv_k)
 
 
 @njit(inline="always", cache=True)
@@ -36,51 +41,58 @@ def kumaraswamy(u, inv_a, inv_b):
     return root(1.0 - root(1.0 - u, inv_b), inv_a)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
                  power, position, offense, intent, comp, u):
     """Draw system number ``system`` into ``power`` (n,), ``position`` (n, 2),
-    ``offense`` (n,), ``intent`` (n,); ``comp`` (n, 3) and ``u`` (8 n,) are scratch.
+    ``offense`` (n,), ``intent`` (n,); ``comp`` (3, n) and ``u`` (8 n,) are scratch.
 
     Power is a CINC-like share: three capability components per state, each a lognormal
     ``exp(sigma z)`` with ``z = sqrt(rho) g_i + sqrt(1 - rho) e_ik`` (a common factor
     ``g_i`` correlates a state's components), each normalised to a share of the system
     total, and ``p_i`` the mean of the three shares.
+
+    Layout for the compiler: the uniforms are stored draw-major (``u[d * n + i]`` holds
+    draw ``8 i + d`` of state ``i``), so every loop below reads and writes consecutive
+    states and, with the engine's own branch-free elementary functions inlined, runs as
+    vector code. The values do not depend on the layout.
     """
     n = power.shape[0]
     base = system_base(key, system)
-    # All uniforms first: integer hashing alone in a loop vectorizes, which it cannot do
-    # between the C library calls below. The values are the same either way.
-    for k in range(n * DRAWS_PER_STATE):
-        u[k] = uniform_at(base, k)
+    for d in range(DRAWS_PER_STATE):
+        for i in range(n):
+            u[d * n + i] = uniform_at(base, i * DRAWS_PER_STATE + d)
     sr = math.sqrt(rho)
     sq = math.sqrt(1.0 - rho)
+    c0 = comp[0]
+    c1 = comp[1]
+    c2 = comp[2]
+    for i in range(n):
+        # Box-Muller: two normals per pair of uniforms.
+        r1 = math.sqrt(-2.0 * log(u[i]))
+        sin1, cos1 = sincos2pi(u[n + i])
+        r2 = math.sqrt(-2.0 * log(u[2 * n + i]))
+        sin2, cos2 = sincos2pi(u[3 * n + i])
+        g = r1 * cos1
+        c0[i] = exp(sigma * (sr * g + sq * (r1 * sin1)))
+        c1[i] = exp(sigma * (sr * g + sq * (r2 * cos2)))
+        c2[i] = exp(sigma * (sr * g + sq * (r2 * sin2)))
+    for i in range(n):
+        offense[i] = kumaraswamy(u[6 * n + i], inv_oa, inv_ob)
+    for i in range(n):
+        intent[i] = kumaraswamy(u[7 * n + i], inv_ia, inv_ib)
+    for i in range(n):
+        position[i, 0] = u[4 * n + i]
+        position[i, 1] = u[5 * n + i]
     tot0 = 0.0
     tot1 = 0.0
     tot2 = 0.0
+    for i in range(n):  # in state order: the rounding of the totals is part of the model
+        tot0 += c0[i]
+        tot1 += c1[i]
+        tot2 += c2[i]
     for i in range(n):
-        d = i * DRAWS_PER_STATE
-        # Box-Muller: two normals per pair of uniforms.
-        r1 = math.sqrt(-2.0 * math.log(u[d]))
-        a1 = _TWO_PI * u[d + 1]
-        r2 = math.sqrt(-2.0 * math.log(u[d + 2]))
-        a2 = _TWO_PI * u[d + 3]
-        g = r1 * math.cos(a1)
-        c0 = math.exp(sigma * (sr * g + sq * (r1 * math.sin(a1))))
-        c1 = math.exp(sigma * (sr * g + sq * (r2 * math.cos(a2))))
-        c2 = math.exp(sigma * (sr * g + sq * (r2 * math.sin(a2))))
-        comp[i, 0] = c0
-        comp[i, 1] = c1
-        comp[i, 2] = c2
-        tot0 += c0
-        tot1 += c1
-        tot2 += c2
-        position[i, 0] = u[d + 4]
-        position[i, 1] = u[d + 5]
-        offense[i] = kumaraswamy(u[d + 6], inv_oa, inv_ob)
-        intent[i] = kumaraswamy(u[d + 7], inv_ia, inv_ib)
-    for i in range(n):
-        power[i] = ((comp[i, 0] / tot0 + comp[i, 1] / tot1) + comp[i, 2] / tot2) / 3.0
+        power[i] = ((c0[i] / tot0 + c1[i] / tot1) + c2[i] / tot2) / 3.0
 
 
 @njit(parallel=True, cache=True)
@@ -100,7 +112,7 @@ def generate_batch(seed, start, gen, nblocks, power, position, offense, intent):
     for b in prange(nblocks):
         lo = b * count // nblocks
         hi = (b + 1) * count // nblocks
-        comp = np.empty((n, 3))
+        comp = np.empty((3, n))
         u = np.empty(n * DRAWS_PER_STATE)
         for s in range(lo, hi):
             generate_one(key, start + s, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,

@@ -46,15 +46,19 @@ N_CHOICES = 3
 ) = range(N_OUTCOMES)
 
 
-def power_bin_edges():
-    """Lower edges of the 10 relative-power bins, ``10^(-3 + 0.3 k)``.
+POWER_BIN_EDGES = (0.001, 0.001995262314968879, 0.003981071705534973, 0.007943282347242814,
+                   0.015848931924611134, 0.03162277660168379, 0.0630957344480193,
+                   0.12589254117941676, 0.25118864315095796, 0.501187233627272)
+"""Lower edges of the 10 relative-power bins, ``10^(-3 + 0.3 k)``, as binary64 literals
+(the values ``10.0 ** (-3 + 0.3 * k)`` gives in binary64 with a correctly rounded power),
+so that no machine's C library decides which bin a ratio on an edge falls in."""
 
-    Computed with this exact expression by the kernels and the reference alike, so a
-    ratio on an edge falls in the same bin on both sides.
-    """
+
+def power_bin_edges():
+    """Lower edges of the 10 relative-power bins (:data:`POWER_BIN_EDGES`) as an array."""
     import numpy as np
 
-    return np.array([10.0 ** (-3 + 0.3 * k) for k in range(N_POWER_BINS)])
+    return np.array(POWER_BIN_EDGES)
 
 
 @njit(inline="always", cache=True)

@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .elementary import exp, pow_
+
 # Layout of one parameter row (float64), shared by every kernel.
 P_FORM = 0  # 0.0 additive, 1.0 multiplicative
 P_WA = 1  # weight of aggregate power
@@ -31,23 +33,35 @@ FORM_MULTIPLICATIVE = 1.0
 
 
 @njit(inline="always", cache=True)
-def proximity_matrix(position, reach, out):
-    """``out[i, j] = exp(-|x_i - x_j| / reach)``; ``position`` (n, 2), ``out`` (n, n).
+def proximity_matrix(position, reach, out, flat):
+    """``out[i, j] = exp(-|x_i - x_j| / reach)``; ``position`` (n, 2), ``out`` (n, n),
+    ``flat`` scratch of at least ``n (n - 1) / 2`` values.
 
     Computed once per unordered pair and mirrored; ``(x_i - x_j)^2 = (x_j - x_i)^2``
-    exactly, so the mirror equals what the other order would give.
+    exactly, so the mirror equals what the other order would give. In three passes, for
+    the compiler: the exponents of every pair into ``flat``, the engine's ``exp`` over
+    ``flat`` in one long vectorized loop, then the matrix.
     """
     n = position.shape[0]
+    k = 0
     for i in range(n):
-        out[i, i] = 1.0
         xi = position[i, 0]
         yi = position[i, 1]
         for j in range(i + 1, n):
             dx = xi - position[j, 0]
             dy = yi - position[j, 1]
-            v = math.exp(-math.sqrt(dx * dx + dy * dy) / reach)
+            flat[k + j - i - 1] = -math.sqrt(dx * dx + dy * dy) / reach
+        k += n - i - 1
+    for m in range(k):
+        flat[m] = exp(flat[m])
+    k = 0
+    for i in range(n):
+        out[i, i] = 1.0
+        for j in range(i + 1, n):
+            v = flat[k + j - i - 1]
             out[i, j] = v
             out[j, i] = v
+        k += n - i - 1
 
 
 @njit(inline="always", cache=True)
@@ -84,13 +98,13 @@ def threat_value(form, wa, wd, wo, wi, wsum, ea, ed, eo, ei, a, d, o, h):
     t = 1.0
     # A zero weight drops its factor entirely: 0^0 = 1 (MODEL.md section 2).
     if wa != 0.0:
-        t = t * a**ea
+        t = t * pow_(a, ea)
     if wd != 0.0:
-        t = t * d**ed
+        t = t * pow_(d, ed)
     if wo != 0.0:
-        t = t * o**eo
+        t = t * pow_(o, eo)
     if wi != 0.0:
-        t = t * h**ei
+        t = t * pow_(h, ei)
     return t
 
 
@@ -137,9 +151,9 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
             ja[j] = wa * agg[j]
             jo[j] = wo * off[j]
         else:
-            ja[j] = agg[j] ** ea if wa != 0.0 else 1.0
-            jo[j] = off[j] ** eo if wo != 0.0 else 1.0
-            jh[j] = intent[0, j] ** ei if wi != 0.0 else 1.0
+            ja[j] = pow_(agg[j], ea) if wa != 0.0 else 1.0
+            jo[j] = pow_(off[j], eo) if wo != 0.0 else 1.0
+            jh[j] = pow_(intent[0, j], ei) if wi != 0.0 else 1.0
     for i in range(n):
         pi = prox[i]
         if additive:
@@ -152,11 +166,11 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
             for j in range(n):
                 x = ja[j]
                 if wd != 0.0:
-                    x = x * pi[j] ** ed
+                    x = x * pow_(pi[j], ed)
                 x = x * jo[j]
                 if dyadic:
                     if wi != 0.0:
-                        x = x * intent[i, j] ** ei
+                        x = x * pow_(intent[i, j], ei)
                 else:
                     x = x * jh[j]
                 t[j] = x
