@@ -16,8 +16,8 @@ Measures, in one run on this machine:
   process on all cores; efficiency = raw time / sweep time;
 * compile or cache-load time of the kernels;
 * ``profile``: on one thread at ``n = 16``, microseconds per system in each stage of the
-  kernel, the time of each C-library function the kernels call, and the floor those
-  calls set (``mc_threat.profile``).
+  kernel, each of the engine's elementary functions (ns per element) against the C
+  library's, and the floor they set (``mc_threat.profile``).
 
 Each figure is the best of ``repeats`` timed runs (the machine is shared; the best run
 is the least disturbed). Ratios printed at the end come from the same run.

@@ -25,12 +25,15 @@ def test_bench_quick_writes_every_figure(tmp_path):
     assert sweep["points"] == 8 and sweep["sweep_s"] > 0 and sweep["raw_kernel_s"] > 0
     assert 0 < sweep["efficiency"]
     prof = stored["profile"]
-    from mc_threat.profile import FUNCTIONS, STAGES
+    from mc_threat.profile import ELEMENTARY, FUNCTIONS, STAGES
 
     assert list(prof["stage_us_per_system"]) == list(STAGES)
     assert set(prof["libm_ns_per_call"]) == set(FUNCTIONS)
     assert all(v > 0 for v in prof["libm_ns_per_call"].values())
     assert prof["libm_floor_us_per_system"] > 0 and prof["one_vector_us_per_system"] > 0
+    assert set(prof["elementary_ns_per_element"]) == set(ELEMENTARY)
+    assert all(v > 0 for v in prof["elementary_ns_per_element"].values())
+    assert prof["elementary_floor_us_per_system"] > 0
     assert prof["uniforms_us_per_system"] > 0
     assert prof["division_ns_vectorized"] > 0 and prof["threat_division_floor_us"] > 0
 
@@ -44,6 +47,11 @@ def test_libm_call_counts_follow_the_generator_and_the_pairs():
 
     assert libm_calls_per_system(3) == {"exp": 9 + 3, "log": 6, "sin": 6, "cos": 6,
                                         "cbrt": 3, "sqrt": 12 + 2 + 3}
+    from mc_threat.profile import elementary_calls_per_system
+
+    # the engine's sincos2pi gives the sine and the cosine of one angle in one call
+    assert elementary_calls_per_system(3) == {"exp": 12, "log": 6, "sincos2pi": 6, "cbrt": 3,
+                                              "sqrt": 17}
 
 
 def test_bench_script_runs(tmp_path):

@@ -23,21 +23,23 @@ against ``mpmath``):
   rounding of ``r`` only touches the small term; ``2^k`` built from the
   integer bits of the shifted ``k`` as two factors ``2^k1 * 2^k2`` (``k1 = round(k/2)``), so
   subnormal results are rounded once and overflow gives ``inf``. ``x`` is clamped to
-  ``[-746, 710]`` first. Measured max error 0.51 ulp (see ``MEASURED_ULP``).
+  ``[-746, 710]`` first. Largest error measured 0.84 ulp (see ``MEASURED_ULP``).
 * ``log(x)``: ``x = 2^k m`` with ``m`` in ``[sqrt(2)/2, sqrt(2))`` taken from the bits (a
   subnormal ``x`` is first scaled by ``2^54``); ``f = m - 1``, ``s = f / (2 + f)``, and
   ``log(1 + f) = f - (f^2/2 - s (f^2/2 + R))`` with ``R = sum 2 s^2j / (2j + 1)``,
   ``j = 1..10`` (the series of ``2 atanh(s)``; fdlibm's arrangement of the terms);
-  ``log 0 = -inf``, ``log x = nan`` for ``x < 0``, ``log inf = inf``.
+  ``log 0 = -inf``, ``log x = nan`` for ``x < 0``, ``log inf = inf``. Largest error
+  measured 0.82 ulp.
 * ``sincos2pi(u)``: the quadrant ``q = round(4u)`` and ``r = u - q/4`` are exact, so the
   reduction loses nothing however close ``2 pi u`` is to a multiple of ``pi/2``; then the
   Taylor series of ``sin`` and ``cos`` of ``2 pi r`` in ``r`` to degree 17 and 16, and a
-  swap and sign flip by quadrant. For ``|u| < 2^49``.
+  swap and sign flip by quadrant. For ``|u| < 2^49``. Largest error measured 1.56 ulp
+  (the coefficient ``2 pi`` itself is rounded).
 * ``cbrt(x)``: arguments below ``2^-960`` or above ``2^960`` scaled by ``2^(+-162)``
   (undone by ``2^(-+54)`` on the result, exactly); a first guess from the bits (the bit
   pattern divided by three, plus a constant), two Halley steps,
   the guess cut to 26 significant bits (so its square is exact) and a last Halley step
-  ``t + t (x/t^2 - t) / (2t + x/t^2)``.
+  ``t + t (x/t^2 - t) / (2t + x/t^2)``. Largest error measured 0.67 ulp.
 * ``pow_(x, y) = exp(y * log(x))`` for ``x >= 0``; its error grows with ``|y log x|`` (the
   rounding of the product), about ``|y log x| * 2^-53`` relative beyond 1 ulp.
 
@@ -123,8 +125,10 @@ ABS_BITS = 0x7FFFFFFFFFFFFFFF
 CBRT_MAGIC = 0x2A9F7893782DA1CE  # bits(cbrt(x)) ~ bits(x)/3 + CBRT_MAGIC
 CUT26_BITS = 0xFFFFFFFFF8000000  # keep sign, exponent and the top 25 mantissa bits
 
-MEASURED_ULP = {"exp": 0.51, "log": 0.52, "sincos2pi": 1.0, "cbrt": 0.67}
-"""Largest error in ulps measured against mpmath (``scripts/elementary_ulp.py``)."""
+MEASURED_ULP = {"exp": 0.84, "log": 0.82, "sincos2pi": 1.56, "cbrt": 0.67}
+"""Largest error in ulps against mpmath (120 bits), measured by ``scripts/elementary_ulp.py``
+on 300,000 seeded arguments per function plus the edge cases of ``tests/test_elementary.py``
+(normal results; a subnormal result adds at most half an ulp of rounding)."""
 
 _U = np.uint64
 _SQRT_HALF = _U(SQRT_HALF_BITS)

@@ -41,6 +41,37 @@ def kumaraswamy(u, inv_a, inv_b):
     return root(1.0 - root(1.0 - u, inv_b), inv_a)
 
 
+@njit(inline="always", cache=True)
+def root_into(x, inv_k, out):
+    """``out[i] = root(x[i], inv_k)`` for every ``i``, the choice of method made once for
+    the whole loop so that each of the four loops runs as vector code."""
+    m = x.shape[0]
+    if inv_k == 1.0:
+        for i in range(m):
+            out[i] = x[i]
+    elif inv_k == 0.5:
+        for i in range(m):
+            out[i] = math.sqrt(x[i])
+    elif inv_k == _ONE_THIRD:
+        for i in range(m):
+            out[i] = cbrt(x[i])
+    else:
+        for i in range(m):
+            out[i] = pow_(x[i], inv_k)
+
+
+@njit(inline="always", cache=True)
+def kumaraswamy_into(u, inv_a, inv_b, out):
+    """``out[i] = kumaraswamy(u[i], inv_a, inv_b)`` (the same operations, loop by loop)."""
+    m = u.shape[0]
+    for i in range(m):
+        out[i] = 1.0 - u[i]
+    root_into(out, inv_b, out)
+    for i in range(m):
+        out[i] = 1.0 - out[i]
+    root_into(out, inv_a, out)
+
+
 @njit(cache=True, error_model="numpy")
 def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
                  power, position, offense, intent, comp, u):
@@ -77,10 +108,8 @@ def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
         c0[i] = exp(sigma * (sr * g + sq * (r1 * sin1)))
         c1[i] = exp(sigma * (sr * g + sq * (r2 * cos2)))
         c2[i] = exp(sigma * (sr * g + sq * (r2 * sin2)))
-    for i in range(n):
-        offense[i] = kumaraswamy(u[6 * n + i], inv_oa, inv_ob)
-    for i in range(n):
-        intent[i] = kumaraswamy(u[7 * n + i], inv_ia, inv_ib)
+    kumaraswamy_into(u[6 * n:7 * n], inv_oa, inv_ob, offense)
+    kumaraswamy_into(u[7 * n:8 * n], inv_ia, inv_ib, intent)
     for i in range(n):
         position[i, 0] = u[4 * n + i]
         position[i, 1] = u[5 * n + i]
