@@ -14,7 +14,7 @@ from .model import Evaluation, evaluate, threat_matrix
 from .store import open_results
 from .systems import Systems
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BALANCE",

@@ -20,7 +20,7 @@ It also times each of the engine's own elementary functions (``exp``, ``log``,
 vectorizes, and multiplies by how often one system needs it: the **elementary floor**, the
 time per system that no reorganisation of the rest of the code can remove. Beside it, the
 C library's ``exp``, ``log``, ``sin``, ``cos`` and ``cbrt`` in the same loop, which the
-kernels called before version 0.6 (the **C-library floor** of that design).
+kernels called before version 0.2.0 (the **C-library floor** of that design).
 """
 
 from __future__ import annotations

@@ -97,6 +97,30 @@ def _quiet():
         yield
 
 
+RESULTS_SINCE = "0.2.0"
+"""The first mc-threat version whose stored numbers this version reproduces bit for bit; a
+store made by an older version is not resumed (its finished tasks would mix with new ones)."""
+
+
+def _made_by(attrs) -> str | None:
+    """The mc-threat version recorded in a store's ``versions`` attribute, if readable."""
+    try:
+        v = json.loads((attrs or {}).get("versions", ""))["mc-threat"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return v if isinstance(v, str) else None
+
+
+def _older(version: str, than: str) -> bool:
+    """``version < than`` for plain ``X.Y.Z`` versions (anything else counts as not older)."""
+    try:
+        a = tuple(int(x) for x in version.split(".")[:3])
+        b = tuple(int(x) for x in than.split(".")[:3])
+    except ValueError:
+        return False
+    return a < b
+
+
 def versions() -> dict[str, str]:
     """Versions of the packages whose behaviour determines the stored numbers."""
     import platform
@@ -757,6 +781,12 @@ def check_store(path, config=None, plan=None, design=None, *, template=None) -> 
             raise StoreError(f"{path}: was made from a different config (its config_hash "
                              f"differs); resume it with the config stored in it, or use "
                              "--overwrite")
+        made_by = _made_by(rattrs)
+        if made_by is not None and _older(made_by, RESULTS_SINCE):
+            raise StoreError(f"{path}: was made by mc-threat {made_by}, whose results differ "
+                             f"in the last bits from this version's (own elementary functions "
+                             f"since {RESULTS_SINCE}, MODEL.md section 9); finish it with "
+                             f"mc-threat {made_by} or use --overwrite to start it again")
     design = design if design is not None else design_points(config)
     if plan is None:
         import dataclasses

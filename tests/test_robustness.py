@@ -955,3 +955,25 @@ def test_ctrl_c_during_a_dask_wait_is_deferred_to_a_safe_point():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_resume_refuses_a_store_made_by_a_version_with_other_arithmetic(damage_reference,
+                                                                        tmp_path, capsys):
+    """A store whose recorded mc-threat version predates the engine's own elementary
+    functions (0.2.0) holds numbers that differ in the last bits from what this version
+    computes: --resume would mix the two, so it refuses and changes nothing (a store of this
+    version resumes as usual: the other resume tests)."""
+    import zarr
+
+    cfg, ref = damage_reference
+    store = tmp_path / "old.zarr"
+    shutil.copytree(ref, store)
+    root = zarr.open_group(store, mode="r+")
+    versions = json.loads(root.attrs["versions"])
+    assert versions["mc-threat"] == mt.__version__
+    root.attrs["versions"] = json.dumps({**versions, "mc-threat": "0.1.0"})
+    before = snapshot(store)
+    code, out, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--resume"],
+                             capsys)
+    assert_clean_error(code, out, err, str(store), "mc-threat 0.1.0", "--overwrite")
+    assert snapshot(store) == before
