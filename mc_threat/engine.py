@@ -168,7 +168,7 @@ def compute_task(seed: int, chunks: list[tuple[int, int]], groups: list[Group],
     return moments, cbp
 
 
-COMPILE_ESTIMATE = "about a minute on 2 cores"
+COMPILE_ESTIMATE = "about 40 s on 2 cores"
 """What the compile notice promises (``mc-threat bench`` measures a cold compile of every
 kernel as ``compile.cold_compile_s``; the sweep kernel is about half of it)."""
 
