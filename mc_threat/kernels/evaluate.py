@@ -44,7 +44,7 @@ def workspace(n):
     bop = np.empty(3, np.float64)  # balance-of-power summary (see bop_summary)
     theta = np.empty(n, np.float64)
     tbuf = np.empty((4, n), np.float64)
-    pflat = np.empty(n * n, np.float64)  # proximity scratch (see proximity_matrix)
+    pflat = np.empty(2 * n, np.float64)  # proximity scratch (see proximity_matrix)
     return f, k, c, prox, bop, theta, tbuf, pflat
 
 
@@ -166,6 +166,6 @@ def threat_matrix_batch(power, position, offense, intent, params, out):
         off = np.empty(n)
         prox = np.empty((n, n))
         power_criteria(power[s], offense[s], agg, off)
-        proximity_matrix(position[s], params[P_REACH], prox, np.empty(n * n))
+        proximity_matrix(position[s], params[P_REACH], prox, np.empty(2 * n))
         threat_matrix_one(params, agg, off, prox, intent[s], out[s])
 

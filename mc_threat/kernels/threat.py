@@ -35,33 +35,32 @@ FORM_MULTIPLICATIVE = 1.0
 @njit(inline="always", cache=True)
 def proximity_matrix(position, reach, out, flat):
     """``out[i, j] = exp(-|x_i - x_j| / reach)``; ``position`` (n, 2), ``out`` (n, n),
-    ``flat`` scratch of at least ``n (n - 1) / 2`` values.
+    ``flat`` scratch of at least ``2 n`` values.
 
-    Computed once per unordered pair and mirrored; ``(x_i - x_j)^2 = (x_j - x_i)^2``
-    exactly, so the mirror equals what the other order would give. In three passes, for
-    the compiler: the exponents of every pair into ``flat``, the engine's ``exp`` over
-    ``flat`` in one long vectorized loop, then the matrix.
+    Every ordered pair is computed, the diagonal included (``exp(-0) = 1`` exactly):
+    ``(x_i - x_j)^2 = (x_j - x_i)^2`` exactly, so the matrix is symmetric, and full rows of
+    ``n`` with the coordinates copied to contiguous arrays, then one ``exp`` loop over the
+    whole matrix, run as vector code without remainders; measured faster than computing
+    each unordered pair once and mirroring it.
     """
     n = position.shape[0]
-    k = 0
+    px = flat[:n]
+    py = flat[n:2 * n]
     for i in range(n):
-        xi = position[i, 0]
-        yi = position[i, 1]
-        for j in range(i + 1, n):
-            dx = xi - position[j, 0]
-            dy = yi - position[j, 1]
-            flat[k + j - i - 1] = -math.sqrt(dx * dx + dy * dy) / reach
-        k += n - i - 1
-    for m in range(k):
-        flat[m] = exp(flat[m])
-    k = 0
+        px[i] = position[i, 0]
+        py[i] = position[i, 1]
     for i in range(n):
-        out[i, i] = 1.0
-        for j in range(i + 1, n):
-            v = flat[k + j - i - 1]
-            out[i, j] = v
-            out[j, i] = v
-        k += n - i - 1
+        xi = px[i]
+        yi = py[i]
+        row = out[i]
+        for j in range(n):
+            dx = xi - px[j]
+            dy = yi - py[j]
+            row[j] = -math.sqrt(dx * dx + dy * dy) / reach
+    for i in range(n):
+        row = out[i]
+        for j in range(n):
+            row[j] = exp(row[j])
 
 
 @njit(inline="always", cache=True)
