@@ -58,7 +58,7 @@ from pydantic import (
     model_validator,
 )
 
-from .design import SWEEP_DESIGNS, SweepConfig
+from ..design import SWEEP_DESIGNS, SweepConfig
 
 __all__ = [
     "Config",
