@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import StoreError
 from .kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS, OUTCOMES
 from .kernels.stats import N_MOMENTS, summary_from_moments
 
@@ -82,10 +83,6 @@ OUTCOME_INFO = {
     "bop_contained": ("top threat contained under balance of power", "indicator (0/1)"),
     "bop_hegemon_favoured": ("hegemon favoured under balance of power", "indicator (0/1)"),
 }
-
-
-class StoreError(ValueError):
-    """A results store cannot be used as asked (exists, differs, damaged)."""
 
 
 @contextmanager

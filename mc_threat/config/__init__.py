@@ -1,6 +1,9 @@
-"""What to run: the validated configuration (see :mod:`mc_threat.config.load`).
+"""What to run: the validated configuration.
 
-Everything a caller needs is importable from here, as it was when this was one module.
+``base`` (strict types, the frozen base of every validated model) -> ``params`` (model,
+generator, run sections) -> ``sweep`` (the sweep section's schema) -> ``load`` (the whole
+:class:`Config`, YAML reading, error messages). Everything a caller needs is importable from
+here, as it was when this was one module.
 """
 
 from .load import *  # noqa: F401,F403
@@ -8,5 +11,7 @@ from .load import (  # noqa: F401  (names used across the package, not in load._
     SECTIONS,
     SEED_MAX,
     FiniteFloat,
+    Frozen,
     StrictInt,
+    python_scalar,
 )
