@@ -419,7 +419,7 @@ class Store:
 
     def finalize_block(self, b: int) -> None:
         """Merge block ``b``'s chunks in chunk order into the result variables."""
-        from .engine import merge_chunks
+        from .engine.tasks import merge_chunks
 
         lo = b * self.block
         hi = min(lo + self.block, self.moments.shape[0])
@@ -699,7 +699,7 @@ def check_store(path, config=None, plan=None, design=None, *, template=None) -> 
     """
     from .config import ConfigError, config_from_yaml, config_hash
     from .design import design_points
-    from .engine import make_plan
+    from .engine.tasks import make_plan
 
     path = Path(path)
     if not is_store(path):
@@ -742,7 +742,7 @@ def check_store(path, config=None, plan=None, design=None, *, template=None) -> 
             res.problems.append("the config it was made from cannot be read from it, so its "
                                 "data was not checked; resuming with that config repairs it")
             return res
-        from .sweep import check_size
+        from .engine.sweep import check_size
 
         check_size(config)  # a stored config is drawn in full below: refuse absurd ones
     else:
@@ -837,7 +837,7 @@ def _same_meta(meta, tmeta: dict, group: bool = False) -> bool:
 
 def _check_data(path: Path, res: StoreCheck, skip: set[str]) -> None:
     """Check the manifest against the data it vouches for (see the module docstring)."""
-    from .engine import merge_chunks
+    from .engine.tasks import merge_chunks
     from .kernels.stats import M_COUNT, M_M2
 
     plan, design = res.plan, res.design

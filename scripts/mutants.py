@@ -2,7 +2,7 @@
 
 Each mutant is one small source replacement at a rule of the model (a comparison, a tie-break,
 a threshold, a sum, a label) in ``mc_threat/kernels/*.py`` or the case scoring in
-``mc_threat/cases.py``. A general mutation tool (mutmut, cosmic-ray) mutates every operator
+``mc_threat/cases/case.py``. A general mutation tool (mutmut, cosmic-ray) mutates every operator
 and reruns the tests per mutant; with numba each run first compiles the kernels from scratch
 (a minute or more of CPU), so hundreds of generic mutants do not fit, and a curated list
 aimed at the model's rules does.
@@ -175,15 +175,15 @@ MUTANTS = [
      "power_threats(f[0], k[3], f[4])\n    choose(power, k[3], f[4], params[P_BETA], "
      "params[P_ALPHA], 0.0,", "balance of power ignores neutral_below"),
     # --- case scoring (cases.py)
-    ("C1", "mc_threat/cases.py", "if side[i] >= 0 and p == side[i]:", "if p == side[i]:",
+    ("C1", "mc_threat/cases/case.py", "if side[i] >= 0 and p == side[i]:", "if p == side[i]:",
      "unscored states matched to no side count as correct"),
-    ("C2", "mc_threat/cases.py",
+    ("C2", "mc_threat/cases/case.py",
      "                if (mask & bit) == 0 and counts[b, s] > 0:\n",
      "                if counts[b, s] > 0:\n",
      "one side may take several blocs (rewards fragmentation)"),
-    ("C3", "mc_threat/cases.py", "v = math.exp(-dist[i, j] / reach)",
+    ("C3", "mc_threat/cases/case.py", "v = math.exp(-dist[i, j] / reach)",
      "v = math.exp(-dist[i, j] / (2.0 * reach))", "case proximity with twice the reach"),
-    ("C4", "mc_threat/cases.py",
+    ("C4", "mc_threat/cases/case.py",
      "            if (mask & bit) == 0 and counts[b, s] > 0 and \\\n",
      "            if (mask & bit) == 0 and \\\n",
      "a bloc may be matched to a side it has no scored member of"),

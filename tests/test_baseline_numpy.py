@@ -1,4 +1,5 @@
-"""The vectorized NumPy baseline (mc_threat.baseline_numpy) must agree with mc_threat.evaluate.
+"""The vectorized NumPy baseline (mc_threat.model.baseline_numpy) must agree with
+mc_threat.evaluate.
 
 Two modes are checked:
 
@@ -26,8 +27,8 @@ import pytest
 
 import mc_threat
 from mc_threat import OUTCOMES, Systems, evaluate, generate_systems, threat_matrix
-from mc_threat.baseline_numpy import evaluate_numpy, threat_matrix_numpy
 from mc_threat.kernels import power_bin_edges
+from mc_threat.model.baseline_numpy import evaluate_numpy, threat_matrix_numpy
 
 INT_FIELDS = {"target": np.int32, "choice": np.int8, "bloc": np.int32,
               "bop_target": np.int32, "bop_choice": np.int8}
@@ -343,7 +344,7 @@ def test_default_mode_exact_without_simd_transcendentals():
         x = -np.random.default_rng(0).uniform(0, 30, 20000)
         assert (np.exp(x) == np.array([math.exp(v) for v in x.tolist()])).all(), "exp"
         from mc_threat import generate_systems, evaluate, OUTCOMES
-        from mc_threat.baseline_numpy import evaluate_numpy
+        from mc_threat.model.baseline_numpy import evaluate_numpy
         s = generate_systems(n_states=12, seed=5, count=1500)
         s2 = generate_systems(n_states=12, seed=6, count=500)
         import mc_threat

@@ -56,8 +56,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mc_threat as mt
-import mc_threat.sweep as sweep_mod
+import mc_threat.engine.sweep as sweep_mod
 from mc_threat.config import ConfigError, load_config
+from mc_threat.engine.sweep import run_sweep
 from mc_threat.store import (
     SAFE_CODECS,
     SAFE_DATA_TYPES,
@@ -66,7 +67,6 @@ from mc_threat.store import (
     check_store,
     open_results,
 )
-from mc_threat.sweep import run_sweep
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 ENTRIES = yaml.safe_load((CORPUS / "cases.yaml").read_text())

@@ -79,7 +79,7 @@ def _evaluate_claim(case, metric, holds, rows_region, draws, seed):
     """The metric and whether the claim holds: record, defaults (BoT and BoP), over the
     calibrated region and under attribute uncertainty."""
     from ..cases import perturbed_attributes
-    from ..model import params_vector
+    from ..model.batch import params_vector
 
     row = params_vector(case.model)[None, :]
     bt, bp, _ = _blocs(case, row)

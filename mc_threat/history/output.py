@@ -146,7 +146,7 @@ def format_table(h: History, per_year: bool = True) -> str:
                          _p(pr["balance_of_power"]["p_value"]),
                          _f(e["baselines"]["no_alliances"]["dyadic_accuracy"]),
                          _f(pr["balance_of_threat"]["mean_accuracy"])])
-        from ..cli_case import _table
+        from ..cli.case import _table
 
         lines += _table(rows, right=set(range(1, 12)))
         lines.append("")
@@ -218,7 +218,7 @@ def oos_lines(o: dict | None) -> list[str]:
 
 def intent_lines(c: dict) -> list[str]:
     """Text of the intent-source comparison."""
-    from ..cli_case import _table
+    from ..cli.case import _table
 
     out = ["", f"intent sources compared ({c['region']} {c['years'][0]}-{c['years'][1]}, "
            "balance of threat)"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import ModelParams, coerce_params
-from ..model import params_vector
+from ..model.batch import params_vector
 from .data import CITATIONS, FIRST_YEAR, LAST_YEAR, build_year, load_history, parse_intent
 from .score import Counts, counts_many, null_models, permutation_null, permutation_tp, pooled
 

@@ -33,7 +33,7 @@ def design_rows(base, points: int, seed: int = 1):
     """``points`` LHS rows (P, N_PARAMS) over the cases' calibration factors, and their
     parameter values (P dicts)."""
     from ..cases import DEFAULT_SWEEP, _resolve_design
-    from ..model import params_vector
+    from ..model.batch import params_vector
 
     sweep = {**DEFAULT_SWEEP, "samples": points, "seed": seed}
     names, values, configs, *_ = _resolve_design(base, sweep)

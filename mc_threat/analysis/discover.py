@@ -49,8 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError
-from .store import StoreError, _quiet, check_safe_metadata, now
+from ..config import ConfigError
+from ..store import StoreError, _quiet, check_safe_metadata, now
 
 __all__ = ["DISCOVER_GROUP", "Discovery", "discover", "discover_store", "load_design",
            "read_result", "summary_text", "write_result"]
@@ -143,7 +143,7 @@ def _check_complete(path: Path) -> None:
     whole."""
     if not (path / "_work" / "zarr.json").is_file():
         return
-    from .store import Store
+    from ..store import Store
 
     st = Store(path).status()
     if st["tasks_done"] != st["tasks"] or st["blocks_merged"] != st["blocks"]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS
-from .kernels.stats import N_MOMENTS, empty_moments, merge_moments
+from ..kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS
+from ..kernels.stats import N_MOMENTS, empty_moments, merge_moments
 
 # A task should take about TASK_SECONDS on one core: long enough to hide scheduling and
 # store costs, short enough to balance the load and lose little when a run is killed. The
@@ -117,8 +117,8 @@ def make_plan(configs, systems: int, chunk: int) -> Plan:
 
 def block_groups(configs, lo: int, hi: int) -> list[Group]:
     """Split points ``lo .. hi - 1`` into runs that share ``n`` and the generator."""
-    from .generate import generator_vector
-    from .model import params_vector
+    from ..model.batch import params_vector
+    from ..model.generate import generator_vector
 
     groups: list[Group] = []
     start = lo
@@ -145,7 +145,7 @@ def compute_task(seed: int, chunks: list[tuple[int, int]], groups: list[Group],
     """
     import numba
 
-    from .model import POWER_BIN_EDGES
+    from ..model.batch import POWER_BIN_EDGES
 
     run_chunk = sweep_kernel()
     if threads is not None:
@@ -178,7 +178,7 @@ log = logging.getLogger("mc_threat")
 def sweep_kernel():
     """The sweep kernel ``run_chunk``, ready for its one signature (see
     :func:`prepare_sweep_kernel`)."""
-    from .kernels.engine import run_chunk
+    from ..kernels.engine import run_chunk
 
     prepare_sweep_kernel()
     return run_chunk
@@ -201,7 +201,7 @@ def prepare_sweep_kernel() -> float:
     imported. :func:`_pin_numba_threads_env` makes the environment agree with the running
     configuration; the threads a task uses are set with ``numba.set_num_threads`` alone.
     """
-    from .kernels.engine import RUN_CHUNK_SIGNATURE, run_chunk
+    from ..kernels.engine import RUN_CHUNK_SIGNATURE, run_chunk
 
     if not run_chunk._can_compile:
         return 0.0
@@ -269,7 +269,7 @@ def monte_carlo(config, systems: int | None = None, chunk: int | None = None):
     Returns ``(design, moments (points, N_OUTCOMES, 5), choice_by_power (points, 10, 3))``;
     the same numbers a sweep stores, for notebooks and tests.
     """
-    from .design import design_points
+    from ..design import design_points
 
     design = design_points(config)
     plan = make_plan(design.configs, systems or config.run.systems, chunk or config.run.chunk)

@@ -62,7 +62,7 @@ def add_case_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _parse_weights(text: str) -> dict:
-    from .config import ConfigError
+    from ..config import ConfigError
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
     msg = (f"--weights: give four numbers A,D,O,I or name=value pairs with names "
@@ -83,7 +83,7 @@ def _parse_weights(text: str) -> dict:
 
 
 def _number(text: str, what: str) -> float:
-    from .config import ConfigError
+    from ..config import ConfigError
 
     try:
         v = float(text)
@@ -121,8 +121,8 @@ def _option_error(line: str) -> str:
 
 def cmd_case(args) -> int:
     """Run ``mc-threat case`` with parsed ``args``; returns the exit status."""
-    from .cases import load_case
-    from .config import ConfigError
+    from ..cases import load_case
+    from ..config import ConfigError
 
     if args.build:
         return _cmd_build(args)
@@ -133,7 +133,7 @@ def cmd_case(args) -> int:
     if upd:
         from dataclasses import replace
 
-        from .cases import _case_params
+        from ..cases import _case_params
 
         try:
             case = replace(case, model=_case_params(case, upd))
@@ -146,7 +146,7 @@ def cmd_case(args) -> int:
             raise ConfigError(f"--{flag}: only with --calibrate")
     if args.overwrite:
         raise ConfigError("--overwrite: only with --calibrate")
-    from .cases import evaluate_case
+    from ..cases import evaluate_case
 
     ev = evaluate_case(case)
     if args.json:
@@ -184,7 +184,7 @@ def _params_line(p) -> str:
 
 def format_evaluation(ev, matrix: bool = False) -> str:
     """The text report of ``mc-threat case CASE``."""
-    from .cases import CHOICE_NAMES, bloc_name
+    from ..cases import CHOICE_NAMES, bloc_name
 
     c = ev.case
     n = c.n
@@ -347,8 +347,8 @@ def _calibration_null_lines(nm: dict | None, m: int) -> list[str]:
 
 
 def _cmd_calibrate(args, case) -> int:
-    from .cases import DEFAULT_SWEEP, calibrate_case
-    from .config import ConfigError
+    from ..cases import DEFAULT_SWEEP, calibrate_case
+    from ..config import ConfigError
 
     if args.matrix:
         raise ConfigError("--matrix: not with --calibrate")
@@ -366,7 +366,7 @@ def _cmd_calibrate(args, case) -> int:
         raise ConfigError(f"--seed: must be >= 0, got {args.seed}")
     out = Path(args.out) if args.out else Path("results") / "cases" / f"{case.name}.zarr"
     if (out.exists() or out.is_symlink()) and not args.overwrite:
-        from .store import StoreError
+        from ..store import StoreError
 
         raise StoreError(f"{out}: already exists; use --overwrite to calibrate again and "
                          f"replace it (a calibration store is written whole, never resumed), "
@@ -383,8 +383,8 @@ def _cmd_calibrate(args, case) -> int:
 
 
 def _cmd_build(args) -> int:
-    from .config import ConfigError
-    from .cow import write_case_tables
+    from ..cases.cow import write_case_tables
+    from ..config import ConfigError
 
     for flag in ("calibrate", "json", "matrix"):
         if getattr(args, flag):

@@ -8,7 +8,7 @@ Measures, in one run on this machine:
   also returns every state's target, choice and bloc);
 * ``batched``: point-system evaluations per second when 16 weight vectors share each
   generated system (common random numbers; proximity and balance of power shared);
-* ``numpy``: the vectorized NumPy implementation (``mc_threat.baseline_numpy``) evaluating
+* ``numpy``: the vectorized NumPy implementation (``mc_threat.model.baseline_numpy``) evaluating
   the same systems, and the ratio of the fused engine to it;
 * peak resident memory of this process;
 * ``sweep``: a whole sweep (64 weight points x 10^6 systems by default) through
@@ -17,7 +17,7 @@ Measures, in one run on this machine:
 * compile or cache-load time of the kernels;
 * ``profile``: on one thread at ``n = 16``, microseconds per system in each stage of the
   kernel, the time of each C-library function the kernels call, and the floor those
-  calls set (``mc_threat.profile``).
+  calls set (``mc_threat.perf.profile``).
 
 Each figure is the best of ``repeats`` timed runs (the machine is shared; the best run
 is the least disturbed). Ratios printed at the end come from the same run.
@@ -60,11 +60,11 @@ def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/benc
     """Run the benchmark, print a table, write ``out`` (JSON) and return the figures."""
     import numba
 
-    from .baseline_numpy import evaluate_numpy
-    from .config import coerce_generator
-    from .engine import Group, compute_task
-    from .generate import generate_systems, generator_vector
-    from .model import evaluate, params_vector
+    from ..config import coerce_generator
+    from ..engine.tasks import Group, compute_task
+    from ..model.baseline_numpy import evaluate_numpy
+    from ..model.batch import evaluate, params_vector
+    from ..model.generate import generate_systems, generator_vector
 
     gen = generator_vector(coerce_generator(None))
     t0 = time.perf_counter()
@@ -139,7 +139,7 @@ def compile_times() -> dict:
     import tempfile
 
     code = ("import time; t = time.perf_counter(); "
-            "from mc_threat.sweep import warm_kernels; warm_kernels(); "
+            "from mc_threat.engine.sweep import warm_kernels; warm_kernels(); "
             "from mc_threat import evaluate, generate_systems; "
             "evaluate(generate_systems(None, 8, 0, 0, 1), {}); "
             "print(time.perf_counter() - t)")
@@ -184,10 +184,10 @@ def sweep_efficiency(points: int = 64, systems: int = 1_000_000, workers: int = 
 
     import numba
 
-    from .config import config_from_dict
-    from .design import design_points
-    from .engine import block_groups, compute_task, make_plan
-    from .sweep import run_sweep
+    from ..config import config_from_dict
+    from ..design import design_points
+    from ..engine.sweep import run_sweep
+    from ..engine.tasks import block_groups, compute_task, make_plan
 
     weights = _weight_rows(points)
     cfg = config_from_dict({

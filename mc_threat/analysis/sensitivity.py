@@ -23,7 +23,7 @@ Variables written to the store (and nothing else; the sweep results are never to
     S1_conf_convergence,
     ST_conf_convergence          (outcome, base_samples, factor)   Sobol with convergence=True
     delta, pawn, ... (and S1)    (outcome, factor)            given-data methods, any design
-                                                              (see mc_threat.given_data)
+                                                              (see mc_threat.analysis.given_data)
 
 ``*_conf`` is the half-width of SALib's bootstrap confidence interval (``conf_level``,
 0.95 by default). ``mc_noise_share = mc_noise_std**2 / output_std**2`` is the share of the
@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, config_from_dict, config_from_yaml
-from .store import Store, StoreError, _quiet, now, open_results
+from ..config import ConfigError, config_from_dict, config_from_yaml
+from ..store import Store, StoreError, _quiet, now, open_results
 
 __all__ = [
     "ANALYSIS_VARS",
@@ -69,7 +69,7 @@ NOISE_VARS = ("mc_sem", "mc_noise_std", "output_std", "mc_noise_share")
 CONVERGENCE_VARS = ("S1_convergence", "S1_conf_convergence", "ST_convergence",
                     "ST_conf_convergence")
 GIVEN_DATA_VARS = ("delta", "delta_conf", "pawn", "pawn_conf", "pawn_min", "pawn_mean",
-                   "pawn_max")  # and S1, S1_conf (see mc_threat.given_data)
+                   "pawn_max")  # and S1, S1_conf (see mc_threat.analysis.given_data)
 ANALYSIS_VARS = SOBOL_VARS + MORRIS_VARS + NOISE_VARS + CONVERGENCE_VARS + GIVEN_DATA_VARS
 """Every variable the analysis may write; a rerun deletes all of them before writing."""
 ANALYSIS_DIMS = ("outcome", "factor", "factor2", "base_samples")
@@ -151,7 +151,7 @@ def check_sensitivity_design(config):
     weights all have lower bound 0 a point may have all weights 0, which the model
     rejects; the error then says how to avoid it.
     """
-    from .design import design_points
+    from ..design import design_points
 
     kind = config.sweep.design if config.sweep is not None else None
     if kind not in SAMPLED_FOR_ANALYSIS:
@@ -559,7 +559,8 @@ def analyze_store(path, *, outcomes=None, conf_level: float = 0.95,
     """Analyse a finished Sobol or Morris sweep store and write the indices into it.
 
     ``method`` ``'delta'``, ``'pawn'`` or ``'rbd_fast'`` analyses a store of any design with
-    SALib's given-data analyzers instead (:func:`mc_threat.given_data.analyze_given_store`);
+    SALib's given-data analyzers instead
+    (:func:`mc_threat.analysis.given_data.analyze_given_store`);
     ``'sobol'``/``'morris'`` (or None) must match the store's design. ``convergence`` (Sobol
     only) adds the indices on nested prefixes of the design (:func:`convergence`).
 
@@ -586,7 +587,7 @@ def analyze_store(path, *, outcomes=None, conf_level: float = 0.95,
     StoreError
         Not a store, not a Sobol/Morris design, or the sweep is incomplete.
     """
-    from .kernels import OUTCOMES
+    from ..kernels import OUTCOMES
 
     path = Path(path)
     if method is not None and method not in SAMPLED_FOR_ANALYSIS:
@@ -686,8 +687,8 @@ def _noise_from_chunks(store: Store, outcomes: list[str],
     """:func:`point_noise_variance` of each outcome from the per-chunk moment records in
     ``_work/moments`` (point, chunk, outcome, moment), read a block of points at a time
     (about ``values_per_read`` stored numbers, so that memory stays bounded)."""
-    from .kernels import OUTCOMES
-    from .kernels.stats import M_COUNT, M_MEAN
+    from ..kernels import OUTCOMES
+    from ..kernels.stats import M_COUNT, M_MEAN
 
     mom = store.moments
     n_points, n_chunks = mom.shape[:2]
@@ -760,11 +761,11 @@ def run_sensitivity(config, out, *, analyze_only: bool = False, resume: bool = F
     existing store made from the same config and complete is analysed without sweeping
     again; an incomplete one needs ``resume``; one made from another config needs
     ``overwrite``. With ``analyze_only`` the store must exist and hold the same design.
-    Other arguments (``convergence`` too) are those of :func:`~mc_threat.sweep.run_sweep`
+    Other arguments (``convergence`` too) are those of :func:`~mc_threat.engine.sweep.run_sweep`
     and :func:`analyze_store`.
     """
-    from .config import config_hash
-    from .sweep import run_sweep, with_systems
+    from ..config import config_hash
+    from ..engine.sweep import run_sweep, with_systems
 
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")

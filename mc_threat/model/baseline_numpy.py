@@ -53,7 +53,7 @@ import math
 
 import numpy as np
 
-from .kernels import BALANCE, BANDWAGON, N_POWER_BINS, NEUTRAL, OUTCOMES, power_bin_edges
+from ..kernels import BALANCE, BANDWAGON, N_POWER_BINS, NEUTRAL, OUTCOMES, power_bin_edges
 from .systems import Systems
 
 __all__ = ["evaluate_numpy", "threat_matrix_numpy"]
@@ -291,7 +291,7 @@ def _functions(libm: bool):
 def threat_matrix_numpy(systems, params=None, *, libm: bool = False) -> np.ndarray:
     """Threat matrices ``T[s, i, j]`` (count, n, n), NaN on the diagonal, like
     ``mc_threat.threat_matrix`` (for inspection and for checking the threat arithmetic)."""
-    from .config import coerce_params
+    from ..config import coerce_params
 
     sys_ = _systems_of(systems)
     prm = coerce_params(params)
@@ -328,7 +328,7 @@ def evaluate_numpy(systems, params=None, *, chunk: int | None = None,
         (count, n) int8; ``outcomes`` name -> (count,) float64 for every name of
         ``mc_threat.OUTCOMES``; ``choice_by_power`` (10, 3) int64.
     """
-    from .config import coerce_params
+    from ..config import coerce_params
 
     systems = _systems_of(systems)
     prm = coerce_params(params)

@@ -29,7 +29,7 @@ RECORD_BYTES = (15 * 5 + 10 * 3) * 8
 def local_cluster(workers: int = 2):
     """The sweep's own dask executor on a new ``LocalCluster``, and how long it took to
     start (kernels warmed first, as a sweep does)."""
-    from .sweep import _DaskExecutor, warm_kernels
+    from ..engine.sweep import _DaskExecutor, warm_kernels
 
     warm_kernels()
     t0 = time.perf_counter()
@@ -39,9 +39,9 @@ def local_cluster(workers: int = 2):
 
 def task_overhead(ex, n_tasks: int = 400) -> dict:
     """Tasks of one system for one point through the executor ``ex``."""
-    from .config import Config
-    from .design import design_points
-    from .engine import block_groups
+    from ..config import Config
+    from ..design import design_points
+    from ..engine.tasks import block_groups
 
     groups = block_groups(design_points(Config()).configs, 0, 1)
     workers = len(ex.client.scheduler_info()["workers"])
@@ -56,11 +56,11 @@ def task_overhead(ex, n_tasks: int = 400) -> dict:
 
 def store_writes(shapes=((1, 1), (16, 4), (256, 1), (256, 8)), repeats: int = 20) -> list:
     """Time ``Store.write_task`` for tasks of ``(points, chunks)`` records."""
-    from .config import config_from_dict
-    from .design import design_points
-    from .engine import Plan
-    from .kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS
-    from .store import Store, create_store
+    from ..config import config_from_dict
+    from ..design import design_points
+    from ..engine.tasks import Plan
+    from ..kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS
+    from ..store import Store, create_store
 
     out = []
     for block, per_task in shapes:
@@ -104,11 +104,11 @@ def efficiency(ex, task_seconds=(0.5, 2.0, 8.0, 16.0), points: int = 16,
     workers = len(ex.client.scheduler_info()["workers"])
     import numba
 
-    from . import engine
-    from .config import config_from_dict
-    from .design import design_points
-    from .engine import block_groups, compute_task, make_plan
-    from .store import Store, create_store
+    from .. import engine
+    from ..config import config_from_dict
+    from ..design import design_points
+    from ..engine.tasks import block_groups, compute_task, make_plan
+    from ..store import Store, create_store
 
     cfg = config_from_dict({
         "run": {"seed": 1, "systems": systems, "chunk": 5_000},

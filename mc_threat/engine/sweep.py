@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, config_from_dict
-from .design import MAX_POINTS, design_points, design_size
-from .engine import Plan, block_groups, compute_task, make_plan, prepare_sweep_kernel
-from .store import (
+from ..config import ConfigError, config_from_dict
+from ..design import MAX_POINTS, design_points, design_size
+from ..store import (
     Store,
     StoreError,
     _is_empty_dir,
@@ -39,6 +38,7 @@ from .store import (
     create_store,
     repair_store,
 )
+from .tasks import Plan, block_groups, compute_task, make_plan, prepare_sweep_kernel
 
 
 class SweepInterrupted(RuntimeError):
@@ -137,7 +137,7 @@ def _sigint_deferred():
 
 
 def dask_setup(worker) -> None:
-    """Worker preload (``LocalCluster(preload=["mc_threat.sweep"])``): ignore SIGINT.
+    """Worker preload (``LocalCluster(preload=["mc_threat.engine.sweep"])``): ignore SIGINT.
 
     Ctrl-C reaches every process of the terminal's foreground group. Without this each
     worker process would raise KeyboardInterrupt and print a traceback while the client is
@@ -195,7 +195,7 @@ def warm_kernels() -> float:
 
 def worker_version() -> str:
     """The mc-threat version of the process that runs this (asked of every dask worker)."""
-    from . import __version__
+    from .. import __version__
 
     return __version__
 
@@ -207,7 +207,7 @@ class WorkerMismatch(StoreError):
 def check_workers(client, where: str) -> int:
     """Refuse a cluster whose workers run another mc-threat version or none; returns the
     number of workers now connected. ``where`` names the cluster in the message."""
-    from . import __version__
+    from .. import __version__
 
     found = client.run(worker_version, on_error="return")
     for addr, version in sorted(found.items()):
@@ -228,9 +228,9 @@ def _short(exc: BaseException) -> str:
 
 
 def dask_task(version: str, seed, chunks, groups, threads):
-    """:func:`~mc_threat.engine.compute_task` on a dask worker, refused if the worker's
+    """:func:`~mc_threat.engine.tasks.compute_task` on a dask worker, refused if the worker's
     mc-threat is not the client's ``version`` (workers may join after the start check)."""
-    from . import __version__
+    from .. import __version__
 
     if version != __version__:
         raise WorkerMismatch(f"worker runs mc-threat {__version__}, the client {version}")
@@ -288,7 +288,7 @@ class _DaskExecutor:
                 # (again after a worker dies), inherit a blocked SIGINT: Ctrl-C never
                 # reaches them, not even while they are starting up.
                 # Each task sets its numba threads (numba.set_num_threads), never the
-                # environment: see mc_threat.engine.sweep_kernel. (A NUMBA_NUM_THREADS given
+                # environment: see mc_threat.engine.tasks.sweep_kernel. (A NUMBA_NUM_THREADS given
                 # to the workers reaches them after numba was imported, while the parent's
                 # modules are re-imported, and dask's pre-spawn-environ would change this
                 # process's own environment under its running thread pool.)
@@ -296,7 +296,7 @@ class _DaskExecutor:
                     self.cluster = LocalCluster(
                         n_workers=n, threads_per_worker=1, processes=True,
                         dashboard_address=":0", silence_logs=logging.ERROR,
-                        preload=["mc_threat.sweep"],  # dask_setup: workers ignore Ctrl-C
+                        preload=["mc_threat.engine.sweep"],  # dask_setup: workers ignore Ctrl-C
                     )
                     self.client = Client(self.cluster)
             except BaseException:  # Ctrl-C while starting (delivered when unblocked)
@@ -320,7 +320,7 @@ class _DaskExecutor:
     def run(self, jobs: list[tuple], submit_args: Callable) -> Iterator[tuple]:
         from dask.distributed import as_completed
 
-        from . import __version__
+        from .. import __version__
 
         pending = iter(jobs)
         futures = {}
@@ -525,7 +525,7 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
 def _script_guard(workers: int | None) -> int | None:
     """``0`` (run in this process, same results) when ``run_sweep`` is called from the top
     level of a script without ``if __name__ == "__main__":``, where dask's worker processes
-    would import the script again and fail to start (:mod:`mc_threat._script`)."""
+    would import the script again and fail to start (:mod:`mc_threat.engine._script`)."""
     from ._script import in_spawned_import, unguarded_script_line
 
     if in_spawned_import():

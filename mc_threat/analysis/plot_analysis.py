@@ -1,6 +1,6 @@
 """Figures of the analyses beyond Sobol: scenario discovery and convergence of the indices.
 
-Kept apart from :mod:`mc_threat.plot` (the sweep and sensitivity figures); uses its style,
+Kept apart from :mod:`mc_threat.analysis.plot` (the sweep and sensitivity figures); uses its style,
 labels and saving so that all figures look alike: one journal column (3.5 in) wide, 7-8 pt
 text, built on an Agg canvas without pyplot.
 
@@ -33,7 +33,7 @@ def _figure(height: float, width: float = COLUMN_WIDTH):
 def trajectory_figure(d):
     """PRIM: coverage against density along each box's peeling trajectory, the chosen box
     circled. CART: coverage against density of the kept leaves. ``d`` is a
-    :class:`mc_threat.discover.Discovery`."""
+    :class:`mc_threat.analysis.discover.Discovery`."""
     with paper_style():
         fig = _figure(3.2)
         ax = fig.add_subplot()

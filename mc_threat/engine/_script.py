@@ -7,7 +7,7 @@ the main script again in every new process (as ``__mp_main__``). A script that c
 worker while it boots, which Python refuses ("An attempt has been made to start a new
 process before the current process has finished its bootstrapping phase", then dask's
 "Nanny failed to start"). :func:`unguarded_script_line` finds that situation before any
-process is started, so that :func:`mc_threat.sweep.run_sweep` can run in this process
+process is started, so that :func:`mc_threat.engine.sweep.run_sweep` can run in this process
 instead; :func:`in_spawned_import` finds the re-import itself, as a last resort.
 """
 

@@ -29,12 +29,12 @@ import math
 import numpy as np
 from numba import njit
 
-from .kernels.engine import system_scratch
-from .kernels.evaluate import bop_pass, finish_system, prepare_system, threat_pass
-from .kernels.generate import generate_one
-from .kernels.outcomes import N_CHOICES, N_OUTCOMES, N_POWER_BINS
-from .kernels.rng import DRAWS_PER_STATE, seed_key, system_base, uniform_at
-from .kernels.threat import P_REACH, principal_threats, proximity_matrix
+from ..kernels.engine import system_scratch
+from ..kernels.evaluate import bop_pass, finish_system, prepare_system, threat_pass
+from ..kernels.generate import generate_one
+from ..kernels.outcomes import N_CHOICES, N_OUTCOMES, N_POWER_BINS
+from ..kernels.rng import DRAWS_PER_STATE, seed_key, system_base, uniform_at
+from ..kernels.threat import P_REACH, principal_threats, proximity_matrix
 
 STAGES = ("generate", "prepare", "proximity", "bop", "threats", "choices", "outcomes")
 _PER_ROW = ("threats", "choices", "outcomes")
@@ -150,10 +150,10 @@ def profile(n: int = 16, count: int = 40_000, rows: int = 16, repeats: int = 9) 
     """
     import numba
 
+    from ..config import coerce_generator
+    from ..model.batch import POWER_BIN_EDGES, params_vector
+    from ..model.generate import generator_vector
     from .bench import _best, _weight_rows
-    from .config import coerce_generator
-    from .generate import generator_vector
-    from .model import POWER_BIN_EDGES, params_vector
 
     gen = generator_vector(coerce_generator(None))
     params = np.stack([params_vector(p) for p in _weight_rows(rows)])

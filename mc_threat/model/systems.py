@@ -91,7 +91,7 @@ class Systems:
 
 
 def _validated(power, position, offense, intent):
-    from .config import ConfigError
+    from ..config import ConfigError
 
     problems: list[str] = []
     p = _as_float_array("power", power, problems)

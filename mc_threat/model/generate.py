@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels.generate import generate_batch
-from .kernels.rng import MAX_STATES, MAX_SYSTEMS
+from ..kernels.generate import generate_batch
+from ..kernels.rng import MAX_STATES, MAX_SYSTEMS
 from .systems import Systems
 
 
@@ -58,7 +58,7 @@ def generate_systems(generator=None, n_states: int = 16, seed: int = 0, start: i
         ``power (count, n)``, ``position (count, n, 2)``, ``offense (count, n)`` and
         monadic ``intent (count, n)``.
     """
-    from .config import ConfigError, coerce_generator
+    from ..config import ConfigError, coerce_generator
 
     gen = coerce_generator(generator)
     problems = []

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import Store, StoreError
+from ..store import Store, StoreError
 
 __all__ = [
     "BOT_BOP_PAIRS",
@@ -609,8 +609,8 @@ def plot_store(path, out_dir=None, *, outcomes=None, heatmap=None,
     neutral at any point, ``share_bandwagon`` is ``1 - share_balance`` and its figures would
     repeat those of ``share_balance``: it is left out (:func:`duplicate_outcomes`).
     Returns the files."""
-    from .kernels import OUTCOMES
-    from .store import open_results
+    from ..kernels import OUTCOMES
+    from ..store import open_results
 
     path = Path(path)
     st = Store(path).status()

@@ -15,9 +15,9 @@ from pathlib import Path
 
 def add_history_parser(subparsers):
     """Register the ``history`` subcommand."""
-    from .data import FIRST_YEAR, INTENT_SOURCES, LAST_YEAR, REGIONS
-    from .panel import DEFAULT_PERMUTATIONS, DEFAULT_SEED
-    from .search import DEFAULT_POINTS, DEFAULT_SEARCH_PERMUTATIONS
+    from ..history.data import FIRST_YEAR, INTENT_SOURCES, LAST_YEAR, REGIONS
+    from ..history.panel import DEFAULT_PERMUTATIONS, DEFAULT_SEED
+    from ..history.search import DEFAULT_POINTS, DEFAULT_SEARCH_PERMUTATIONS
 
     h = subparsers.add_parser(
         "history", help="score every system-year of a region against observed alliances",
@@ -86,8 +86,8 @@ def add_history_parser(subparsers):
 
 def cmd_claims(args) -> int:
     from ..config import ConfigError
-    from .claims import run_claims
-    from .output import claims_lines
+    from ..history.claims import run_claims
+    from ..history.output import claims_lines
 
     if args.points < 1:
         raise ConfigError(f"--points: must be >= 1, got {args.points}")
@@ -105,7 +105,7 @@ def cmd_claims(args) -> int:
 
 def _years(text: str, option: str):
     from ..config import ConfigError
-    from .panel import parse_years
+    from ..history.panel import parse_years
 
     try:
         return parse_years(text)
@@ -114,11 +114,11 @@ def _years(text: str, option: str):
 
 
 def cmd_history(args) -> int:
-    from ..cli_case import _option_error, _overrides
     from ..config import ConfigError
-    from .data import parse_intent
-    from .output import format_table, write_store
-    from .panel import default_params, run_history, to_json
+    from ..history.data import parse_intent
+    from ..history.output import format_table, write_store
+    from ..history.panel import default_params, run_history, to_json
+    from .case import _option_error, _overrides
 
     years = _years(args.years, "--years")
     try:
@@ -152,19 +152,19 @@ def cmd_history(args) -> int:
     h = run_history(args.region, years, params, args.intent, args.permutations, args.seed,
                     search)
     if args.cases:
-        from .search import leave_one_case_out
+        from ..history.search import leave_one_case_out
 
         if h.result.get("out_of_sample") is None:
             h.result["out_of_sample"] = {}
         h.result["out_of_sample"]["leave_one_case_out"] = leave_one_case_out()
     if args.compare_intents:
-        from .panel import compare_intents
+        from ..history.panel import compare_intents
 
         h.result["intent_comparison"] = compare_intents(
             args.region, years, params, permutations=args.permutations, seed=args.seed,
             search=search)
     if args.neutrals:
-        from .neutrals import NEUTRALS, score_case_with_neutrals
+        from ..history.neutrals import NEUTRALS, score_case_with_neutrals
 
         h.result["neutrals"] = [score_case_with_neutrals(c, params, seed=args.seed)
                                 for c in NEUTRALS]
@@ -175,16 +175,16 @@ def cmd_history(args) -> int:
         sys.stdout.write("\n")
     else:
         print(format_table(h, per_year=not args.summary))
-        from .output import oos_lines
+        from ..history.output import oos_lines
 
         print("\n".join(oos_lines(h.result.get("out_of_sample"))))
         if "neutrals" in h.result:
-            from .neutrals import neutral_lines
+            from ..history.neutrals import neutral_lines
 
             for r in h.result["neutrals"]:
                 print("\n" + "\n".join(neutral_lines(r)))
         if "intent_comparison" in h.result:
-            from .output import intent_lines
+            from ..history.output import intent_lines
 
             print("\n".join(intent_lines(h.result["intent_comparison"])))
         if args.out:

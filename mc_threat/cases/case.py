@@ -56,9 +56,9 @@ import yaml
 from numba import njit
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from .config import ConfigError, FiniteFloat, ModelParams, coerce_params, config_from_dict
-from .kernels.alignment import blocs, choose
-from .kernels.threat import (
+from ..config import ConfigError, FiniteFloat, ModelParams, coerce_params, config_from_dict
+from ..kernels.alignment import blocs, choose
+from ..kernels.threat import (
     P_ALPHA,
     P_BETA,
     P_NEUTRAL,
@@ -72,8 +72,8 @@ from .kernels.threat import (
     principal_threats,
     threat_matrix_one,
 )
-from .model import params_vector
-from .store import check_new_store, coord_values
+from ..model.batch import params_vector
+from ..store import check_new_store, coord_values
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -124,8 +124,8 @@ DEFAULT_SWEEP = {
 }
 """The calibration design used when a case file gives none (``calibrate.sweep``)."""
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_CASES = Path(__file__).resolve().parent / "data" / "configs" / "cases"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_CASES = Path(__file__).resolve().parents[1] / "data" / "configs" / "cases"
 """The cases installed with the package (``configs/cases/`` of the repository, package data
 through the ``mc_threat/data/configs`` symlink), found from any directory."""
 
@@ -235,7 +235,7 @@ def _unknown_key_hint(model: type[BaseModel], loc: tuple) -> str:
 
 
 def _validate_file(data: Any, source: str) -> CaseFile:
-    from .config import format_validation_error
+    from ..config import format_validation_error
 
     if not isinstance(data, Mapping):
         kind = "nothing" if data is None else type(data).__name__
@@ -1157,7 +1157,7 @@ def _resolve_design(model: ModelParams, sweep: Mapping, prefix: str = "calibrate
     threat), and counted in ``dropped``."""
     import itertools
 
-    from .design import design_points
+    from ..design import design_points
 
     _check_sweep(model, sweep, prefix)
     factors = sweep.get("factors")
@@ -1284,7 +1284,7 @@ def calibrate_case(case: Case, out=None, *, sweep: Mapping | None = None,
     params = np.stack([params_vector(c.model) for c in configs])
     P, n, k = params.shape[0], case.n, len(case.sides)
     started = time.time()
-    from .store import now, versions
+    from ..store import now, versions
 
     t_start = now()
     side = case.side_codes
@@ -1485,7 +1485,7 @@ def _dataset(case, names, values, configs, params, nominal, correct, bop_correct
 def _write_store(ds, out: Path, overwrite: bool) -> None:
     """Write the calibration store under the shared rule: ``--overwrite`` replaces only an
     mc-threat store or an empty directory (:func:`mc_threat.store.check_new_store`)."""
-    from .store import _remove
+    from ..store import _remove
 
     _check_out(out, overwrite)
     if out.exists() or out.is_symlink():
@@ -1497,7 +1497,7 @@ def _write_store(ds, out: Path, overwrite: bool) -> None:
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
-    from .store import StoreError
+    from ..store import StoreError
 
     if (out.exists() or out.is_symlink()) and not overwrite:
         raise StoreError(f"{out}: already exists; use --overwrite to replace it")

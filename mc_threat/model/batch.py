@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import N_OUTCOMES, N_PARAMS, N_POWER_BINS, OUTCOMES, power_bin_edges
-from .kernels.evaluate import evaluate_batch, threat_matrix_batch
-from .kernels.threat import FORM_ADDITIVE, FORM_MULTIPLICATIVE
+from ..kernels import N_OUTCOMES, N_PARAMS, N_POWER_BINS, OUTCOMES, power_bin_edges
+from ..kernels.evaluate import evaluate_batch, threat_matrix_batch
+from ..kernels.threat import FORM_ADDITIVE, FORM_MULTIPLICATIVE
 from .systems import Systems
 
 POWER_BIN_EDGES = power_bin_edges()
@@ -16,7 +16,7 @@ POWER_BIN_EDGES = power_bin_edges()
 
 def params_vector(params) -> np.ndarray:
     """A model parameter set (``ModelParams`` or dict) as the kernels' float64 row."""
-    from .config import coerce_params
+    from ..config import coerce_params
 
     p = coerce_params(params)
     w = p.weights

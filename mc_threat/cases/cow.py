@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
-from .config import FiniteFloat
+from ..config import FiniteFloat
 
 __all__ = [
     "BuildSpec",
@@ -72,7 +72,7 @@ def default_data_dir() -> Path:
 
 
 def _read(path: Path, needed: tuple[str, ...]) -> list[dict[str, str]]:
-    from .config import ConfigError
+    from ..config import ConfigError
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -225,7 +225,7 @@ class BuildSpec(_Frozen):
 
 def parse_build_spec(data: Any, prefix: str = "build") -> BuildSpec:
     """Validate a build spec (a mapping), errors as ``build.path: message`` lines."""
-    from .config import ConfigError, format_validation_error
+    from ..config import ConfigError, format_validation_error
 
     if isinstance(data, BuildSpec):
         return data
@@ -272,7 +272,7 @@ def offense_values(spec: BuildSpec, data: CowData, nmc_rows: list[dict]) -> list
 
     A missing NMC value needed by the method is an error that names the state.
     """
-    from .config import ConfigError
+    from ..config import ConfigError
 
     n = len(spec.states)
     m = spec.offense
@@ -397,7 +397,7 @@ def build_tables(spec, data_dir=None, codings: tuple[str, ...] = (),
         A state unknown to COW, not a system member on the reference date, without NMC data
         for the year or without a capital in force; one line per problem.
     """
-    from .config import ConfigError
+    from ..config import ConfigError
 
     spec = parse_build_spec(spec)
     data = load_cow(data_dir)
@@ -496,8 +496,8 @@ def write_case_tables(case, data_dir=None, check: bool = False) -> BuildReport:
     """
     import yaml
 
-    from .cases import find_case, load_case
-    from .config import ConfigError
+    from ..config import ConfigError
+    from .case import find_case, load_case
 
     path = find_case(case)
     source = os.fspath(path)

@@ -89,27 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     b.add_argument("--out", default="results/bench.json")
 
-    from .cli_analysis import add_analysis_parsers
-    from .cli_case import add_case_parser, cmd_case
+    from .analysis import add_analysis_parsers
+    from .case import add_case_parser, cmd_case
 
     add_analysis_parsers(sub)  # sensitivity, plot
     add_case_parser(sub).set_defaults(func=cmd_case)
-    from .history.cli import add_history_parser
+    from .history import add_history_parser
 
     add_history_parser(sub)  # history (issue 16)
     return p
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return f"mc-threat {__version__}"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .config import ConfigError
-    from .store import StoreError
+    from ..config import ConfigError
+    from ..store import StoreError
 
     handler = getattr(args, "func", None) or _COMMANDS[args.command]
     try:
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .config import ConfigError, load_config
-    from .sweep import SweepInterrupted, run_sweep
+    from ..config import ConfigError, load_config
+    from ..engine.sweep import SweepInterrupted, run_sweep
 
     config = load_config(args.config)
     out = Path(args.out) if args.out else Path("results") / (Path(args.config).stem + ".zarr")
@@ -148,7 +148,7 @@ def cmd_sweep(args) -> int:
             print(f"mc-threat: {note}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
-        from .store import open_results
+        from ..store import open_results
 
         print(summary_table(open_results(out)))
         rate = report.point_systems_per_second
@@ -210,7 +210,7 @@ _CONFIG_PATHS = ("sweep", "model.", "generator.", "run.")
 def summary_table(ds, max_points: int = 8) -> str:
     """Outcome means ± standard errors, one column per point (at most ``max_points``),
     under a title line that says what the ``±`` is."""
-    from .kernels import OUTCOMES
+    from ..kernels import OUTCOMES
 
     n_points = ds.sizes["point"]
     shown = list(range(min(n_points, max_points)))
@@ -242,7 +242,7 @@ def cmd_info(args) -> int:
     """Describe a store: complete, incomplete, or damaged (with what is wrong). The exit
     status is 0 whenever the store could be described, damaged or not; the ``status:`` line
     says which (2: not a results store)."""
-    from .store import check_store
+    from ..store import check_store
 
     chk = check_store(args.store)
     a, design, plan = chk.attrs, chk.design, chk.plan
@@ -273,13 +273,13 @@ def cmd_info(args) -> int:
 def shipped_configs() -> Path:
     """The directory of the configs installed with the package (``configs/`` of the
     repository, reached through the ``mc_threat/data/configs`` symlink in a checkout)."""
-    return Path(__file__).resolve().parent / "data" / "configs"
+    return Path(__file__).resolve().parents[1] / "data" / "configs"
 
 
 def cmd_init(args) -> int:
     """Copy the shipped configs and cases into ``DIR/configs``; refuse, writing nothing, if
     any of those files already exists."""
-    from .config import ConfigError
+    from ..config import ConfigError
 
     src = shipped_configs()
     files = sorted([*src.glob("*.yaml"), *(src / "cases").glob("*.yaml"),
@@ -326,7 +326,7 @@ def _analysis_line(attrs: dict, kind: str, path) -> str:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench
+    from ..perf.bench import run_bench
 
     run_bench(quick=args.quick, out=args.out)
     return 0

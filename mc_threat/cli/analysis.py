@@ -1,6 +1,6 @@
 """``mc-threat sensitivity``, ``mc-threat plot`` and ``mc-threat discover``: thin commands over
-:mod:`mc_threat.sensitivity`, :mod:`mc_threat.given_data`, :mod:`mc_threat.plot` and
-:mod:`mc_threat.discover`.
+:mod:`mc_threat.analysis.sensitivity`, :mod:`mc_threat.analysis.given_data`,
+:mod:`mc_threat.analysis.plot` and :mod:`mc_threat.analysis.discover`.
 
 :func:`add_analysis_parsers` registers the subcommands on the ``mc-threat`` subparsers and
 sets each one's handler as ``func`` (``args.func(args)`` returns the exit status). Bad input
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import (
+from .main import (
     EXIT_INTERRUPTED,
     _positive_int,
     add_sweep_options,
@@ -149,11 +149,11 @@ def _is_store(path: Path) -> bool:
 def cmd_sensitivity(args) -> int:
     import json
 
-    from .config import ConfigError, load_config
-    from .given_data import summary_text as given_summary
-    from .plot import default_out_dir
-    from .sensitivity import analyze_store, run_sensitivity, summary_text
-    from .sweep import SweepInterrupted
+    from ..analysis.given_data import summary_text as given_summary
+    from ..analysis.plot import default_out_dir
+    from ..analysis.sensitivity import analyze_store, run_sensitivity, summary_text
+    from ..config import ConfigError, load_config
+    from ..engine.sweep import SweepInterrupted
 
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
@@ -214,7 +214,7 @@ def cmd_sensitivity(args) -> int:
 
 
 def _systems(store: Path) -> int:
-    from .store import Store
+    from ..store import Store
 
     try:
         return int(Store(store).attrs["systems_per_point"])
@@ -250,7 +250,7 @@ def _convergence_figures(analysis, out_dir) -> list[Path]:
     import numpy as np
 
     matplotlib.use("Agg")
-    from .plot_analysis import convergence_figure, save_figure
+    from ..analysis.plot_analysis import convergence_figure, save_figure
 
     files = []
     for o in analysis["outcome"].values:
@@ -266,7 +266,7 @@ def _given_figures(analysis, method: str, out_dir) -> list[Path]:
     import numpy as np
 
     matplotlib.use("Agg")
-    from .plot_analysis import given_indices_figure, save_figure
+    from ..analysis.plot_analysis import given_indices_figure, save_figure
 
     var = "delta" if method == "delta" else "pawn" if method == "pawn" else "S1"
     files = []
@@ -282,9 +282,9 @@ def cmd_plot(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .config import ConfigError
-    from .kernels import OUTCOMES
-    from .plot import default_out_dir, plot_store
+    from ..analysis.plot import default_out_dir, plot_store
+    from ..config import ConfigError
+    from ..kernels import OUTCOMES
 
     formats = [f.lower() for f in args.format]
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
@@ -309,9 +309,9 @@ def cmd_discover(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .discover import discover_store, group_name, summary_text
-    from .plot import default_out_dir
-    from .plot_analysis import save_figure, trajectory_figure
+    from ..analysis.discover import discover_store, group_name, summary_text
+    from ..analysis.plot import default_out_dir
+    from ..analysis.plot_analysis import save_figure, trajectory_figure
 
     d = discover_store(args.store, args.outcome, above=args.above, below=args.below,
                        method=args.method, min_density=args.min_density,

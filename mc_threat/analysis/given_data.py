@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError
-from .store import StoreError, _quiet, check_safe_metadata, now
+from ..config import ConfigError
+from ..store import StoreError, _quiet, check_safe_metadata, now
 
 __all__ = ["GIVEN_METHODS", "GIVEN_VARS", "analyze_given", "analyze_given_store",
            "summary_text"]
@@ -190,8 +190,8 @@ def load_points(path, outcomes=None):
     errors where the store has them)."""
     import xarray as xr
 
+    from ..kernels import OUTCOMES
     from .discover import _check_complete, outcome_values
-    from .kernels import OUTCOMES
 
     path = Path(path)
     if not (path.is_dir() and (path / "zarr.json").is_file()):
@@ -247,8 +247,8 @@ def analyze_given_store(path, *, method: str, outcomes=None, conf_level: float =
 
     ``seed`` defaults to the design's seed + 1 (1 when the design has none).
     """
+    from ..store import Store
     from .sensitivity import _noise_from_chunks, _write, mc_error
-    from .store import Store
 
     if method not in GIVEN_METHODS:
         raise ConfigError(f"--method: must be one of {', '.join(GIVEN_METHODS)}, got {method}")
@@ -292,7 +292,7 @@ def analyze_given_store(path, *, method: str, outcomes=None, conf_level: float =
 
 def _design_seed(attrs: dict) -> int:
     try:
-        from .config import config_from_yaml
+        from ..config import config_from_yaml
 
         sweep = config_from_yaml(attrs["config"], source="stored config").sweep
         return int(getattr(sweep, "seed", 0) or 0)
