@@ -447,10 +447,10 @@ def test_failed_scheduler_connection_leaves_dask_settings_alone(address):
     collection, which broke every later dask computation in the same process)."""
     import dask
 
-    from mc_threat.engine.sweep import _DaskExecutor
+    from mc_threat.engine.sweep import DaskExecutor
     from mc_threat.store import StoreError
 
     before = dask.config.get("scheduler", None)
     with pytest.raises(StoreError, match=f"--scheduler {address}"):
-        _DaskExecutor(None, address, 1, progress=False)
+        DaskExecutor(None, address, 1, progress=False)
     assert dask.config.get("scheduler", None) == before

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError
-from ..store import StoreError, _quiet, check_safe_metadata, now
+from ..store import StoreError, check_safe_metadata, now, quiet
 
 __all__ = ["DISCOVER_GROUP", "Discovery", "discover", "discover_store", "load_design",
            "read_result", "summary_text", "write_result"]
@@ -134,11 +134,11 @@ def _open(path: Path):
     if not (path.is_dir() and (path / "zarr.json").is_file()):
         raise StoreError(f"{path}: not an mc-threat store (no zarr.json)")
     check_safe_metadata(path)
-    with _quiet():
+    with quiet():
         return xr.open_zarr(path, consolidated=None)
 
 
-def _check_complete(path: Path) -> None:
+def check_complete(path: Path) -> None:
     """A sweep store (with a ``_work`` group) must be complete; other stores are written
     whole."""
     if not (path / "_work" / "zarr.json").is_file():
@@ -185,7 +185,7 @@ def load_design(path, outcome: str):
                              "there is nothing to discover")
         if "point" not in ds.dims:
             raise StoreError(f"{path}: not a sweep store (no point dimension)")
-        _check_complete(path)
+        check_complete(path)
         y = outcome_values(ds, outcome, path)
         columns, ignored = {}, []
         for f in factors:
@@ -444,7 +444,7 @@ def write_result(path, d: Discovery) -> str:
 
     path = Path(path)
     name = group_name(d.method, d.outcome)
-    with _quiet():
+    with quiet():
         # not the consolidated metadata: it may predate a node written since
         root = zarr.open_group(path, mode="r+", use_consolidated=False)
         if DISCOVER_GROUP in root:
@@ -467,7 +467,7 @@ def read_result(path, method: str, outcome: str):
 
     path = Path(path)
     check_safe_metadata(path)
-    with _quiet():
+    with quiet():
         try:
             return xr.open_zarr(path, group=group_name(method, outcome), consolidated=False)
         except (FileNotFoundError, KeyError):

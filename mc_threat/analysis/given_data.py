@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError
-from ..store import StoreError, _quiet, check_safe_metadata, now
+from ..store import StoreError, check_safe_metadata, now, quiet
 
 __all__ = ["GIVEN_METHODS", "GIVEN_VARS", "analyze_given", "analyze_given_store",
            "summary_text"]
@@ -84,7 +84,7 @@ def analyze_given(problem: dict, X, Y, *, method: str, conf_level: float = 0.95,
     """
     import xarray as xr
 
-    from .sensitivity import _constant, checked_inputs
+    from .common import checked_inputs, is_constant
 
     if method not in GIVEN_METHODS:
         raise ValueError(f"method must be one of {', '.join(GIVEN_METHODS)}, got {method!r}")
@@ -95,7 +95,7 @@ def analyze_given(problem: dict, X, Y, *, method: str, conf_level: float = 0.95,
     keys = GIVEN_VARS[method]
     results = {k: [] for k in keys}
     for y in outputs.values():
-        if _constant(y):
+        if is_constant(y):
             r = {k: np.full(D, np.nan) for k in keys}
         elif method == "delta":
             r = _delta(problem, X, y, conf_level, resamples, seed)
@@ -191,20 +191,20 @@ def load_points(path, outcomes=None):
     import xarray as xr
 
     from ..kernels import OUTCOMES
-    from .discover import _check_complete, outcome_values
+    from .discover import check_complete, outcome_values
 
     path = Path(path)
     if not (path.is_dir() and (path / "zarr.json").is_file()):
         raise StoreError(f"{path}: not an mc-threat results store (no zarr.json)")
     check_safe_metadata(path)
-    with _quiet():
+    with quiet():
         ds = xr.open_zarr(path, consolidated=None)
     try:
         factors = [str(f) for f in ds.attrs.get("factors") or []]
         if not factors or "point" not in ds.dims:
             raise StoreError(f"{path}: no swept factors (a single-point run); indices need "
                              "a design")
-        _check_complete(path)
+        check_complete(path)
         available = _numeric_outcomes(ds)
         if outcomes is None:
             wanted = [o for o in OUTCOMES if o in available] or available
@@ -248,7 +248,7 @@ def analyze_given_store(path, *, method: str, outcomes=None, conf_level: float =
     ``seed`` defaults to the design's seed + 1 (1 when the design has none).
     """
     from ..store import Store
-    from .sensitivity import _noise_from_chunks, _write, mc_error
+    from .common import mc_error, noise_from_chunks, write_analysis
 
     if method not in GIVEN_METHODS:
         raise ConfigError(f"--method: must be one of {', '.join(GIVEN_METHODS)}, got {method}")
@@ -266,7 +266,7 @@ def analyze_given_store(path, *, method: str, outcomes=None, conf_level: float =
         raise StoreError(f"{path}: {exc}") from None
     noise = {}
     if (path / "_work" / "zarr.json").is_file():
-        noise = _noise_from_chunks(Store(path), list(means))
+        noise = noise_from_chunks(Store(path), list(means))
     result = result.merge(mc_error(means, sems, noise))
     meta = {
         "method": method,
@@ -286,7 +286,7 @@ def analyze_given_store(path, *, method: str, outcomes=None, conf_level: float =
         meta["interval"] = "bootstrap over design rows (mc-threat), normal approximation"
     result.attrs["sensitivity"] = json.dumps(meta)
     if write:
-        _write(path, result, attrs)
+        write_analysis(path, result, attrs)
     return result
 
 
@@ -302,7 +302,7 @@ def _design_seed(attrs: dict) -> int:
 
 def summary_text(analysis) -> str:
     """Tables of the indices (rows outcomes, columns factors, ``value±conf``)."""
-    from .sensitivity import _cell, _table, short_factor
+    from .common import cell, short_factor, text_table
 
     method = json.loads(analysis.attrs.get("sensitivity", "{}")).get("method", "")
     tables = {"delta": [("delta", "delta_conf", "Borgonovo delta ± conf"),
@@ -317,7 +317,7 @@ def summary_text(analysis) -> str:
         for o in analysis["outcome"].values:
             v = analysis[var].sel(outcome=o).values
             c = analysis[conf].sel(outcome=o).values if conf else None
-            rows.append([str(o)] + [_cell(v[k], None if c is None else c[k])
+            rows.append([str(o)] + [cell(v[k], None if c is None else c[k])
                                     for k in range(len(factors))])
-        blocks.append(title + "\n" + _table(rows))
+        blocks.append(title + "\n" + text_table(rows))
     return "\n\n".join(blocks)

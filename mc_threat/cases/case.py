@@ -844,7 +844,7 @@ def _threat_matrix(power, offense, intent, dist, params, out):
 
 
 @njit(cache=True, nogil=True)
-def _evaluate_points(params, power, offense, intent, dist, side, k,
+def evaluate_points(params, power, offense, intent, dist, side, k,
                      target, theta, choice, bloc, pred, correct,
                      bop_target, bop_theta, bop_choice, bop_bloc, bop_pred, bop_correct):
     """The nominal case under ``P`` parameter rows, with every per-state detail.
@@ -963,7 +963,7 @@ def _match_py(bloc, side, k, pred):
 # =============================================================================================
 
 
-def _case_params(case: Case, params) -> ModelParams:
+def case_params(case: Case, params) -> ModelParams:
     """The case's model parameters updated with ``params`` (a mapping, partial weights ok)."""
     if params is None:
         return case.model
@@ -1096,7 +1096,7 @@ def evaluate_case(case: Case, params=None) -> CaseEvaluation:
     Balance of power is the same procedure with weights (1, 0, 0, 0) and the same
     ``bandwagon_ratio``, ``viability`` and ``neutral_below`` (docs/model.md, decision 1).
     """
-    p = _case_params(case, params)
+    p = case_params(case, params)
     row = params_vector(p)[None, :]
     n = case.n
     k = len(case.sides)
@@ -1107,7 +1107,7 @@ def evaluate_case(case: Case, params=None) -> CaseEvaluation:
         ("bop_choice", np.int8), ("bop_bloc", np.int32), ("bop_pred", np.int64))}
     correct = np.empty(1, np.int64)
     bop_correct = np.empty(1, np.int64)
-    _evaluate_points(row, case.power, case.offense, intent, case.distance, case.side_codes, k,
+    evaluate_points(row, case.power, case.offense, intent, case.distance, case.side_codes, k,
                      out["target"], out["theta"], out["choice"], out["bloc"], out["pred"],
                      correct, out["bop_target"], out["bop_theta"], out["bop_choice"],
                      out["bop_bloc"], out["bop_pred"], bop_correct)
@@ -1151,7 +1151,7 @@ def _check_sweep(model: ModelParams, sweep: Any, prefix: str = "calibrate.") -> 
         raise ConfigError([f"{prefix}{line}" for line in exc.errors]) from None
 
 
-def _resolve_design(model: ModelParams, sweep: Mapping, prefix: str = "calibrate."):
+def resolve_design(model: ModelParams, sweep: Mapping, prefix: str = "calibrate."):
     """The points of a calibration design, as (names, values (P, F) object, configs, kind,
     problem, dropped). Grid points whose four weights are all 0 are dropped (they have no
     threat), and counted in ``dropped``."""
@@ -1280,7 +1280,7 @@ def calibrate_case(case: Case, out=None, *, sweep: Mapping | None = None,
         _check_out(out, overwrite)  # before the work: refuse early
     sweep = sweep if sweep is not None else (cal.sweep if cal.sweep is not None
                                              else DEFAULT_SWEEP)
-    names, values, configs, kind, problem, dropped = _resolve_design(case.model, sweep)
+    names, values, configs, kind, problem, dropped = resolve_design(case.model, sweep)
     params = np.stack([params_vector(c.model) for c in configs])
     P, n, k = params.shape[0], case.n, len(case.sides)
     started = time.time()
@@ -1296,7 +1296,7 @@ def calibrate_case(case: Case, out=None, *, sweep: Mapping | None = None,
         ("bop_choice", np.int8), ("bop_bloc", np.int32), ("bop_pred", np.int64))}
     correct = np.empty(P, np.int64)
     bop_correct = np.empty(P, np.int64)
-    _evaluate_points(params, case.power, case.offense, intent0, dist, side, k,
+    evaluate_points(params, case.power, case.offense, intent0, dist, side, k,
                      nominal["target"], nominal["theta"], nominal["choice"], nominal["bloc"],
                      nominal["pred"], correct, nominal["bop_target"], nominal["bop_theta"],
                      nominal["bop_choice"], nominal["bop_bloc"], nominal["bop_pred"],
@@ -1485,11 +1485,11 @@ def _dataset(case, names, values, configs, params, nominal, correct, bop_correct
 def _write_store(ds, out: Path, overwrite: bool) -> None:
     """Write the calibration store under the shared rule: ``--overwrite`` replaces only an
     mc-threat store or an empty directory (:func:`mc_threat.store.check_new_store`)."""
-    from ..store import _remove
+    from ..store import remove_store
 
     _check_out(out, overwrite)
     if out.exists() or out.is_symlink():
-        _remove(out)
+        remove_store(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")

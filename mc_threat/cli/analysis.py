@@ -14,12 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .main import (
-    EXIT_INTERRUPTED,
-    _positive_int,
-    add_sweep_options,
-    resume_command,
-)
+from .options import EXIT_INTERRUPTED, add_sweep_options, positive_int, resume_command
 
 
 def _level(text: str) -> float:
@@ -75,7 +70,7 @@ def add_analysis_parsers(subparsers) -> None:
                    help="outcomes to analyse (default: all)")
     s.add_argument("--conf-level", type=_level, default=0.95,
                    help="level of the bootstrap confidence intervals (default: 0.95)")
-    s.add_argument("--resamples", type=_positive_int,
+    s.add_argument("--resamples", type=positive_int,
                    help="bootstrap resamples (default: 100 Sobol, 1000 Morris)")
     s.add_argument("--method", choices=("sobol", "morris", "delta", "pawn", "rbd_fast"),
                    help="analyzer (default: the design's, sobol or morris); delta, pawn and "
@@ -134,7 +129,7 @@ def add_analysis_parsers(subparsers) -> None:
                    help="density a box must reach (default 0.8 PRIM, 0.5 CART)")
     d.add_argument("--mass-min", type=_level, default=0.05, metavar="M",
                    help="smallest share of the points in a box (default 0.05)")
-    d.add_argument("--max-boxes", type=_positive_int, default=3, metavar="K",
+    d.add_argument("--max-boxes", type=positive_int, default=3, metavar="K",
                    help="at most K boxes (default 3)")
     d.add_argument("--figures", metavar="DIR", help="directory of the figure "
                    "(default: <store name>_figures next to the store)")

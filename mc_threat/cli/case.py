@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
-WEIGHT_NAMES = ("power", "proximity", "offense", "intent")
+from ..text import table
+from .options import model_overrides, option_error
 
 
 def add_case_parser(subparsers) -> argparse.ArgumentParser:
@@ -61,64 +61,6 @@ def add_case_parser(subparsers) -> argparse.ArgumentParser:
     return c
 
 
-def _parse_weights(text: str) -> dict:
-    from ..config import ConfigError
-
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    msg = (f"--weights: give four numbers A,D,O,I or name=value pairs with names "
-           f"{', '.join(WEIGHT_NAMES)}; got {text!r}")
-    if parts and all("=" in p for p in parts):
-        out = {}
-        for p in parts:
-            name, _, val = p.partition("=")
-            name = name.strip()
-            if name not in WEIGHT_NAMES:
-                raise ConfigError(f"--weights: unknown weight {name!r} (names: "
-                                  f"{', '.join(WEIGHT_NAMES)})")
-            out[name] = _number(val, f"--weights: {name}")
-        return out
-    if len(parts) != 4 or any("=" in p for p in parts):
-        raise ConfigError(msg)
-    return {n: _number(v, f"--weights: {n}") for n, v in zip(WEIGHT_NAMES, parts, strict=True)}
-
-
-def _number(text: str, what: str) -> float:
-    from ..config import ConfigError
-
-    try:
-        v = float(text)
-    except ValueError:
-        raise ConfigError(f"{what}: must be a number, got {text.strip()!r}") from None
-    if not math.isfinite(v):
-        raise ConfigError(f"{what}: must be finite, got {text.strip()!r}")
-    return v
-
-
-def _overrides(args) -> dict:
-    upd: dict = {}
-    if args.weights is not None:
-        upd["weights"] = _parse_weights(args.weights)
-    for key in ("form", "reach", "bandwagon_ratio", "viability", "neutral_below"):
-        v = getattr(args, key)
-        if v is not None:
-            upd[key] = v
-    return upd
-
-
-def _option_error(line: str) -> str:
-    """``model.reach: ...`` -> ``--reach: ...``; ``model.weights.power: ...`` ->
-    ``--weights: power: ...`` (errors of command-line overrides name the option)."""
-    path, sep, message = line.partition(": ")
-    if not sep or not path.startswith("model"):
-        return line
-    parts = path.split(".")[1:]
-    if not parts:
-        return f"model options: {message}"
-    if parts[0] == "weights":
-        return f"--weights: {parts[1]}: {message}" if len(parts) > 1 else f"--weights: {message}"
-    return f"--{parts[0].replace('_', '-')}: {message}"
-
-
 def cmd_case(args) -> int:
     """Run ``mc-threat case`` with parsed ``args``; returns the exit status."""
     from ..cases import load_case
@@ -129,16 +71,16 @@ def cmd_case(args) -> int:
     if args.check:
         raise ConfigError("--check: only with --build")
     case = load_case(args.case, coding=args.observed)
-    upd = _overrides(args)
+    upd = model_overrides(args)
     if upd:
         from dataclasses import replace
 
-        from ..cases import _case_params
+        from ..cases import case_params
 
         try:
-            case = replace(case, model=_case_params(case, upd))
+            case = replace(case, model=case_params(case, upd))
         except ConfigError as exc:
-            raise ConfigError([_option_error(line) for line in exc.errors]) from None
+            raise ConfigError([option_error(line) for line in exc.errors]) from None
     if args.calibrate:
         return _cmd_calibrate(args, case)
     for flag in ("samples", "draws", "seed", "out"):
@@ -160,18 +102,6 @@ def cmd_case(args) -> int:
 # ---------------------------------------------------------------------------------------------
 # Text output
 # ---------------------------------------------------------------------------------------------
-
-
-def _table(rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
-    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
-    out = []
-    for n, r in enumerate(rows):
-        cells = [c.rjust(w) if k in right else c.ljust(w)
-                 for k, (c, w) in enumerate(zip(r, widths, strict=True))]
-        out.append("  ".join(cells).rstrip())
-        if n == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return out
 
 
 def _params_line(p) -> str:
@@ -216,7 +146,7 @@ def format_evaluation(ev, matrix: bool = False) -> str:
             "| " + c.abb[int(ev.power.target[i])], CHOICE_NAMES[ev.power.choice[i]],
             bloc_name(int(ev.power.bloc[i]), c), (c.sides[bpred] if bpred >= 0 else "-") + bmark,
         ])
-    lines += _table(rows, right={1, 2, 4, 6})
+    lines += table(rows, right={1, 2, 4, 6})
     lines += ["", "threat summary (column means of T: how threatening each state looks to the "
               "others; named: states whose principal threat it is)"]
     order = sorted(range(n), key=lambda j: (-named[j], -mean_in[j], j))
@@ -225,13 +155,13 @@ def format_evaluation(ev, matrix: bool = False) -> str:
         col = [(T[i, j], i) for i in range(n) if i != j]
         mx, who = max(col, key=lambda x: (x[0], -x[1]))
         srows.append([c.abb[j], str(named[j]), f"{mean_in[j]:.3f}", f"{mx:.3f}", c.abb[who]])
-    lines += _table(srows, right={1, 2, 3})
+    lines += table(srows, right={1, 2, 3})
     if matrix:
         lines += ["", "threat matrix T[i, j] (row i: perceiver, column j: candidate)"]
         mrows = [["", *c.abb]]
         for i in range(n):
             mrows.append([c.abb[i], *["-" if i == j else f"{T[i, j]:.3f}" for j in range(n)]])
-        lines += _table(mrows, right=set(range(1, n + 1)))
+        lines += table(mrows, right=set(range(1, n + 1)))
     t, p = ev.threat, ev.power
     lines += ["",
               f"accuracy  balance of threat: {t.correct}/{t.n_scored} = {t.accuracy:.3f}"
@@ -308,7 +238,7 @@ def format_calibration(s: dict) -> str:
     rows = [["factor", f"range at {b['correct']}/{m}", f"range at >= {b['correct'] - 1}/{m}"]]
     for f, v in r["ranges_at_best"].items():
         rows.append([f, _range(v), _range(r["ranges_within_one"][f])])
-    lines += ["  " + x for x in _table(rows)]
+    lines += ["  " + x for x in table(rows)]
     bp = s["balance_of_power"]
     lines += [
         "",
@@ -326,7 +256,7 @@ def format_calibration(s: dict) -> str:
         rows.append([st["abb"], st["observed"] or "(not scored)", st["predicted"] or "-",
                      *[f"{st['side_probability'][x]:.2f}" for x in sides],
                      st["bop_predicted"] or "-"])
-    lines += _table(rows, right=set(range(3, 3 + len(sides))))
+    lines += table(rows, right=set(range(3, 3 + len(sides))))
     return "\n".join(lines)
 
 

@@ -118,7 +118,7 @@ def cmd_history(args) -> int:
     from ..history.data import parse_intent
     from ..history.output import format_table, write_store
     from ..history.panel import default_params, run_history, to_json
-    from .case import _option_error, _overrides
+    from .options import model_overrides, option_error
 
     years = _years(args.years, "--years")
     try:
@@ -134,9 +134,9 @@ def cmd_history(args) -> int:
     if args.overwrite and not args.out:
         raise ConfigError("--overwrite: only with --out")
     try:
-        params = default_params(**_overrides(args))
+        params = default_params(**model_overrides(args))
     except ConfigError as exc:
-        raise ConfigError([_option_error(line) for line in exc.errors]) from None
+        raise ConfigError([option_error(line) for line in exc.errors]) from None
     search = None
     if args.search_points:
         search = {"points": args.search_points, "train": _years(args.train, "--train"),

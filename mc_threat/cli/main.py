@@ -10,8 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from .options import (  # noqa: F401  (re-exported: they were defined here)
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    add_sweep_options,
+    nonnegative_int,
+    positive_int,
+    resume_command,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,41 +25,6 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"mc-threat: error: {message}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def add_sweep_options(s: argparse.ArgumentParser) -> None:
-    """Options shared by every command that runs a sweep (``sweep``, ``sensitivity``)."""
-    s.add_argument("--workers", type=_nonnegative_int,
-                   help="worker processes of the local dask cluster (default: one per core); "
-                   "0 runs in this process without dask")
-    s.add_argument("--scheduler", help="address of an existing dask scheduler, e.g. "
-                   "tcp://host:8786")
-    s.add_argument("--cluster", metavar="FILE", help="start a SLURM cluster with dask-jobqueue "
-                   "from FILE (see configs/cluster_slurm.yaml)")
-    s.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    s.add_argument("--overwrite", action="store_true", help="replace an existing store")
-    s.add_argument("--systems", type=_positive_int, help="systems per point (overrides "
-                   "run.systems; a larger run.chunk is lowered to it, and the run says so)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,35 +134,6 @@ def cmd_sweep(args) -> int:
     return 0
 
 
-def resume_command(args, out, command: str = "sweep") -> str:
-    """The command that continues an interrupted run: the same config and store with
-    ``--resume``, and every option of the interrupted command that changes what is computed
-    (``--systems``, ``--design``: they enter the config hash the store keeps, so without them
-    ``--resume`` would refuse the store) or where (``--workers``, ``--scheduler``,
-    ``--cluster``) or how it is reported (``--quiet`` and the analysis options). Paths are
-    quoted for a POSIX shell, so the line can be pasted as it is."""
-    import shlex
-
-    words = ["mc-threat", command, str(args.config), "--out", str(out), "--resume"]
-    for option in _RESUME_OPTIONS:
-        value = getattr(args, option.lstrip("-").replace("-", "_"), None)
-        if value is None or value is False:
-            continue
-        if command == "sensitivity" and option == "--design" and value == "sobol":
-            continue  # the default
-        if command == "sensitivity" and option == "--conf-level" and value == 0.95:
-            continue
-        words.append(option)
-        if value is not True:
-            words.append(",".join(value) if isinstance(value, list) else str(value))
-    return " ".join(shlex.quote(w) for w in words)
-
-
-# Options repeated by resume_command, in this order (those a command lacks are skipped).
-_RESUME_OPTIONS = ("--systems", "--design", "--workers", "--scheduler", "--cluster",
-                   "--outcomes", "--conf-level", "--resamples", "--quiet")
-
-
 def lowered_chunk_note(config, systems: int | None) -> str:
     """A line saying that ``--systems`` lowers the config's ``run.chunk`` to fit, or ``""``
     (a config file with ``chunk`` above ``systems`` is an error; the option adapts the chunk
@@ -242,7 +184,7 @@ def cmd_info(args) -> int:
     """Describe a store: complete, incomplete, or damaged (with what is wrong). The exit
     status is 0 whenever the store could be described, damaged or not; the ``status:`` line
     says which (2: not a results store)."""
-    from ..store import check_store
+    from ..engine.check import check_store
 
     chk = check_store(args.store)
     a, design, plan = chk.attrs, chk.design, chk.plan

@@ -28,53 +28,23 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError, config_from_dict
-from ..design import MAX_POINTS, design_points, design_size
-from ..store import (
-    Store,
-    StoreError,
-    _is_empty_dir,
-    check_new_store,
-    check_store,
-    create_store,
-    repair_store,
+from ..design import design_points
+from ..store import Store, StoreError, check_new_store, create_store, is_empty_dir
+from .check import check_store, repair_store
+from .tasks import (  # noqa: F401  (MAX_CHUNKS, MAX_POINT_CHUNKS: re-exported)
+    MAX_CHUNKS,
+    MAX_POINT_CHUNKS,
+    Plan,
+    block_groups,
+    check_size,
+    compute_task,
+    make_plan,
+    prepare_sweep_kernel,
 )
-from .tasks import Plan, block_groups, compute_task, make_plan, prepare_sweep_kernel
 
 
 class SweepInterrupted(RuntimeError):
     """The user stopped the sweep (Ctrl-C); the store holds everything finished so far."""
-
-
-MAX_CHUNKS = 1_000_000
-"""Most chunks of systems per point (``run.systems / run.chunk``)."""
-MAX_POINT_CHUNKS = 100_000_000
-"""Most (point, chunk) moment records, the size of ``_work/moments`` (60 GB at this bound)."""
-
-
-def check_size(config, systems_flag: bool = False) -> None:
-    """Refuse a sweep too large to plan (before its points are drawn), naming the field.
-
-    Raises
-    ------
-    ConfigError
-        More than :data:`~mc_threat.design.MAX_POINTS` points, :data:`MAX_CHUNKS` chunks
-        per point or :data:`MAX_POINT_CHUNKS` (point, chunk) records.
-    """
-    points, where = design_size(config.sweep)
-    systems = "--systems" if systems_flag else "run.systems"
-    if points > MAX_POINTS:
-        raise ConfigError(f"{where}: the {config.sweep.design} design makes {points:,} points; "
-                          f"at most {MAX_POINTS:,}")
-    run = config.run
-    chunks = -(-run.systems // min(run.chunk, run.systems))
-    if chunks > MAX_CHUNKS:
-        raise ConfigError(f"{systems}: {run.systems:,} systems in chunks of {run.chunk:,} make "
-                          f"{chunks:,} chunks per point; at most {MAX_CHUNKS:,} (raise "
-                          "run.chunk)")
-    if points * chunks > MAX_POINT_CHUNKS:
-        raise ConfigError(f"{systems}: {points:,} points x {chunks:,} chunks of systems make "
-                          f"{points * chunks:,} per-chunk records; at most "
-                          f"{MAX_POINT_CHUNKS:,} (raise run.chunk or make fewer points)")
 
 
 def max_local_workers() -> int:
@@ -241,7 +211,7 @@ def _default_workers(n_tasks: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_tasks))
 
 
-class _SyncExecutor:
+class SyncExecutor:
     """Runs tasks one after another in this process (``workers=0``)."""
 
     def run(self, jobs: list[tuple], submit_args: Callable) -> Iterator[tuple]:
@@ -252,7 +222,7 @@ class _SyncExecutor:
         pass
 
 
-class _DaskExecutor:
+class DaskExecutor:
     """Runs tasks on a dask cluster: a new LocalCluster, or an existing scheduler."""
 
     def __init__(self, workers: int | None, scheduler: str | None, n_tasks: int,
@@ -434,14 +404,14 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
     plan = make_plan(design.configs, config.run.systems, config.run.chunk)
     out = Path(out)
     # A directory left empty by a run killed while it was creating the store is no store.
-    resuming = resume and (out.exists() or out.is_symlink()) and not _is_empty_dir(out)
+    resuming = resume and (out.exists() or out.is_symlink()) and not is_empty_dir(out)
     check = None
     if resuming:
         # Read-only: refuses a store of another config, finds damage, touches nothing.
         check = check_store(out, config, plan, design)
         done = check.done.copy()
     else:
-        check_new_store(out, overwrite=overwrite or (resume and _is_empty_dir(out)))
+        check_new_store(out, overwrite=overwrite or (resume and is_empty_dir(out)))
         done = np.zeros((plan.n_blocks, plan.n_runs), bool)
     groups: dict[int, list] = {}
 
@@ -461,8 +431,8 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
         nonlocal compiled
         compiled += warm_kernels()
         if workers == 0 and local:
-            return _SyncExecutor()
-        return _DaskExecutor(workers, scheduler, n_tasks, progress, cluster_file)
+            return SyncExecutor()
+        return DaskExecutor(workers, scheduler, n_tasks, progress, cluster_file)
 
     jobs = pending()
     executor = None

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import ConfigError
+from ..design import MAX_POINTS, design_size
 from ..kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS
-from ..kernels.stats import N_MOMENTS, empty_moments, merge_moments
+from ..kernels.stats import N_MOMENTS
+from ..store import merge_chunks  # noqa: F401  (re-exported: it was defined here)
 
 # A task should take about TASK_SECONDS on one core: long enough to hide scheduling and
 # store costs, short enough to balance the load and lose little when a run is killed. The
@@ -28,6 +31,38 @@ from ..kernels.stats import N_MOMENTS, empty_moments, merge_moments
 TASK_SECONDS = 2.0
 MIN_TASKS = 8
 MAX_POINTS_PER_TASK = 256
+
+
+MAX_CHUNKS = 1_000_000
+"""Most chunks of systems per point (``run.systems / run.chunk``)."""
+MAX_POINT_CHUNKS = 100_000_000
+"""Most (point, chunk) moment records, the size of ``_work/moments`` (60 GB at this bound)."""
+
+
+def check_size(config, systems_flag: bool = False) -> None:
+    """Refuse a sweep too large to plan (before its points are drawn), naming the field.
+
+    Raises
+    ------
+    ConfigError
+        More than :data:`~mc_threat.design.MAX_POINTS` points, :data:`MAX_CHUNKS` chunks
+        per point or :data:`MAX_POINT_CHUNKS` (point, chunk) records.
+    """
+    points, where = design_size(config.sweep)
+    systems = "--systems" if systems_flag else "run.systems"
+    if points > MAX_POINTS:
+        raise ConfigError(f"{where}: the {config.sweep.design} design makes {points:,} points; "
+                          f"at most {MAX_POINTS:,}")
+    run = config.run
+    chunks = -(-run.systems // min(run.chunk, run.systems))
+    if chunks > MAX_CHUNKS:
+        raise ConfigError(f"{systems}: {run.systems:,} systems in chunks of {run.chunk:,} make "
+                          f"{chunks:,} chunks per point; at most {MAX_CHUNKS:,} (raise "
+                          "run.chunk)")
+    if points * chunks > MAX_POINT_CHUNKS:
+        raise ConfigError(f"{systems}: {points:,} points x {chunks:,} chunks of systems make "
+                          f"{points * chunks:,} per-chunk records; at most "
+                          f"{MAX_POINT_CHUNKS:,} (raise run.chunk or make fewer points)")
 
 
 def point_system_seconds(n: int) -> float:
@@ -252,15 +287,6 @@ def _in_cache(dispatcher, signature) -> bool:
         return key in cache._cache_file._load_index()
     except Exception:  # noqa: BLE001 - numba internals; only decides whether to announce
         return False
-
-
-def merge_chunks(partials: np.ndarray) -> np.ndarray:
-    """Merge per-chunk moment records ``(points, chunks, N_OUTCOMES, 5)`` in chunk order."""
-    n_points, n_chunks = partials.shape[:2]
-    acc = empty_moments(n_points, N_OUTCOMES)
-    for c in range(n_chunks):
-        merge_moments(acc, np.ascontiguousarray(partials[:, c]))
-    return acc
 
 
 def monte_carlo(config, systems: int | None = None, chunk: int | None = None):

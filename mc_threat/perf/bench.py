@@ -32,27 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .timing import best as _best
+from .timing import weight_rows as _weight_rows
+
 SIZES = (8, 16, 32, 64)
-
-
-def _weight_rows(k: int) -> list[dict]:
-    """``k`` distinct weight vectors with everything else at the defaults."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for w in rng.uniform(0.0, 1.0, size=(k, 4)):
-        w[0] += 1e-3  # never all zero
-        rows.append({"weights": dict(zip(("power", "proximity", "offense", "intent"),
-                                         map(float, w), strict=True))})
-    return rows
-
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def run_bench(quick: bool = False, out: str | os.PathLike | None = "results/bench.json",

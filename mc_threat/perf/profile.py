@@ -153,7 +153,8 @@ def profile(n: int = 16, count: int = 40_000, rows: int = 16, repeats: int = 9) 
     from ..config import coerce_generator
     from ..model.batch import POWER_BIN_EDGES, params_vector
     from ..model.generate import generator_vector
-    from .bench import _best, _weight_rows
+    from .timing import best as _best
+    from .timing import weight_rows as _weight_rows
 
     gen = generator_vector(coerce_generator(None))
     params = np.stack([params_vector(p) for p in _weight_rows(rows)])

@@ -29,11 +29,11 @@ RECORD_BYTES = (15 * 5 + 10 * 3) * 8
 def local_cluster(workers: int = 2):
     """The sweep's own dask executor on a new ``LocalCluster``, and how long it took to
     start (kernels warmed first, as a sweep does)."""
-    from ..engine.sweep import _DaskExecutor, warm_kernels
+    from ..engine.sweep import DaskExecutor, warm_kernels
 
     warm_kernels()
     t0 = time.perf_counter()
-    ex = _DaskExecutor(workers, None, 64, progress=False)
+    ex = DaskExecutor(workers, None, 64, progress=False)
     return ex, time.perf_counter() - t0
 
 
