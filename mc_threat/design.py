@@ -83,6 +83,21 @@ def design_size(sweep) -> tuple[int, str]:
     return sweep.trajectories * (d + 1), "sweep.trajectories"
 
 
+def checked_design_size(sweep) -> tuple[int, str]:
+    """:func:`design_size`, refusing a design of more than :data:`MAX_POINTS` points.
+
+    Raises
+    ------
+    ConfigError
+        naming the field that decides the size.
+    """
+    size, where = design_size(sweep)
+    if size > MAX_POINTS:
+        raise ConfigError(f"{where}: the {sweep.design} design makes {size:,} points; at most "
+                          f"{MAX_POINTS:,}")
+    return size, where
+
+
 def _set_dotted(d: dict, name: str, value) -> None:
     *parents, leaf = name.split(".")
     for p in parents:
@@ -97,10 +112,7 @@ def design_points(config) -> Design:
     value is invalid at some point.
     """
     sweep = config.sweep
-    size, where = design_size(sweep)
-    if size > MAX_POINTS:  # refused before drawing: an absurd design would exhaust memory
-        raise ConfigError(f"{where}: the {sweep.design} design makes {size:,} points; at most "
-                          f"{MAX_POINTS:,}")
+    checked_design_size(sweep)  # refused before drawing: an absurd design would exhaust memory
     base = config.model_dump(mode="python")
     base.pop("sweep", None)
     problem = None

@@ -86,3 +86,39 @@ def test_the_private_name_check_sees_one(tmp_path):
     f.write_text("def f():\n    from .store import _secret, public\n"
                  "    from .x import __version__\n")
     assert private_imports(f, tmp_path) == ["m.py:2: _secret"]
+
+
+def test_compiled_code_only_in_kernels_through_one_compile_point():
+    """No numba compilation outside ``mc_threat/kernels``, and inside it every kernel goes
+    through ``kernels/decorators.py`` (which alone imports numba's ``njit``)."""
+    compile_point = PACKAGE / "kernels" / "decorators.py"
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == compile_point:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("numba"):
+                bad = {a.name for a in node.names} & {"njit", "jit", "vectorize", "guvectorize",
+                                                      "cfunc", "stencil"}
+                if bad:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {sorted(bad)}")
+            if isinstance(node, ast.Attribute) and node.attr in ("njit", "jit") and \
+                    isinstance(node.value, ast.Name) and node.value.id == "numba":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: numba.{node.attr}")
+    assert found == []
+
+
+def test_every_kernel_cache_is_stamped_by_the_whole_kernels_package(tmp_path):
+    """The stamp that invalidates cached kernels changes with any kernel file's text."""
+    from mc_threat.kernels import decorators, stats
+
+    locator = stats.merge_moments._cache._impl.locator
+    assert isinstance(locator, decorators._KernelsStamped)
+    assert locator.get_source_stamp() == decorators.KERNELS_STAMP == decorators.kernels_stamp()
+    copy = tmp_path / "kernels"
+    shutil.copytree(PACKAGE / "kernels", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = decorators.kernels_stamp(copy)
+    assert before == decorators.KERNELS_STAMP
+    threat = copy / "threat.py"
+    threat.write_text(threat.read_text() + "\n# an edit\n")
+    assert decorators.kernels_stamp(copy) != before

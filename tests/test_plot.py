@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 
 import mc_threat as mt
-from mc_threat import plot
+from mc_threat.analysis import plot
 from mc_threat.analysis.sensitivity import run_sensitivity
 from mc_threat.config import ConfigError, config_from_dict
 from mc_threat.engine.sweep import run_sweep

@@ -53,25 +53,24 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from numba import njit
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import Field, StrictInt, ValidationError
 
-from ..config import ConfigError, FiniteFloat, ModelParams, coerce_params, config_from_dict
-from ..kernels.alignment import blocs, choose
-from ..kernels.threat import (
-    P_ALPHA,
-    P_BETA,
-    P_NEUTRAL,
-    P_REACH,
-    P_WA,
-    P_WD,
-    P_WI,
-    P_WO,
-    power_criteria,
-    power_threats,
-    principal_threats,
-    threat_matrix_one,
+from ..config import (
+    ConfigError,
+    FiniteFloat,
+    Frozen,
+    ModelParams,
+    coerce_params,
+    config_from_dict,
 )
+from ..kernels.cases import (  # noqa: F401  (evaluate_points: re-exported)
+    case_threat_matrix,
+    evaluate_draws,
+    evaluate_points,
+    match_sides,
+    score_rows,
+)
+from ..kernels.threat import P_WA, P_WD, P_WI, P_WO
 from ..model.batch import params_vector
 from ..store import check_new_store, coord_values
 
@@ -161,15 +160,11 @@ def great_circle_km(lat, lon, radius: float = EARTH_RADIUS_KM) -> np.ndarray:
 # =============================================================================================
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 Bound = Annotated[FiniteFloat, Field(ge=0, le=1)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
-class ObservedSpec(_Frozen):
+class ObservedSpec(Frozen):
     """The observed alignment: the side labels and the column(s) of the state table."""
 
     sides: list[NonEmpty] = Field(min_length=1, max_length=MAX_SIDES)
@@ -178,7 +173,7 @@ class ObservedSpec(_Frozen):
     codings: dict[str, str] = Field(default_factory=dict)
 
 
-class UncertaintySpec(_Frozen):
+class UncertaintySpec(Frozen):
     """Half-widths of the attribute perturbations used by the calibration.
 
     ``power``: relative, ``p' = p U(1 - b, 1 + b)`` (``b < 1``); ``offense`` and ``intent``:
@@ -190,7 +185,7 @@ class UncertaintySpec(_Frozen):
     intent: Bound = 0.1
 
 
-class CalibrateSpec(_Frozen):
+class CalibrateSpec(Frozen):
     """Defaults of ``mc-threat case CASE --calibrate``."""
 
     draws: Annotated[StrictInt, Field(ge=0, le=100_000)] = 200
@@ -198,7 +193,7 @@ class CalibrateSpec(_Frozen):
     sweep: dict[str, Any] | None = None
 
 
-class CaseFile(_Frozen):
+class CaseFile(Frozen):
     """The YAML of a case (see docs/cases.md)."""
 
     name: NonEmpty | None = None
@@ -217,25 +212,8 @@ class CaseFile(_Frozen):
     build: dict[str, Any] | None = None
 
 
-def _unknown_key_hint(model: type[BaseModel], loc: tuple) -> str:
-    import difflib
-
-    cls = model
-    for part in loc[:-1]:
-        ann = cls.model_fields[part].annotation if part in cls.model_fields else None
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            cls = ann
-        else:
-            return "unknown key"
-    allowed = list(cls.model_fields)
-    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-    if close:
-        return f"unknown key (did you mean '{close[0]}'?)"
-    return f"unknown key (allowed: {', '.join(allowed)})"
-
-
 def _validate_file(data: Any, source: str) -> CaseFile:
-    from ..config import format_validation_error
+    from ..config import format_validation_error, unknown_key_message
 
     if not isinstance(data, Mapping):
         kind = "nothing" if data is None else type(data).__name__
@@ -248,7 +226,7 @@ def _validate_file(data: Any, source: str) -> CaseFile:
         for k, err in enumerate(exc.errors(include_url=False)):
             if err["type"] == "extra_forbidden":
                 path = lines[k].split(": unknown key", 1)[0]
-                lines[k] = f"{path}: {_unknown_key_hint(CaseFile, tuple(err['loc']))}"
+                lines[k] = f"{path}: {unknown_key_message(CaseFile, tuple(err['loc']))}"
         raise ConfigError([f"{source}: {line}" for line in lines], source) from None
 
 
@@ -731,203 +709,6 @@ def make_case(abb, power, lat, lon, offense, intent, observed, sides=None, *, mo
                 sources=tuple(sources), tables={"codings": {"side": obs}})
 
 
-# =============================================================================================
-# Kernels: one case system under many parameter rows and perturbed attributes
-# =============================================================================================
-
-
-@njit(cache=True, nogil=True)
-def _proximity(dist, reach, out):
-    """``out[i, j] = exp(-d_ij / reach)`` from a distance matrix (the engine's formula)."""
-    n = dist.shape[0]
-    for i in range(n):
-        out[i, i] = 1.0
-        for j in range(i + 1, n):
-            v = math.exp(-dist[i, j] / reach)
-            out[i, j] = v
-            out[j, i] = v
-
-
-@njit(cache=True, nogil=True)
-def _alignment(power, params, target, theta, choice, bloc, s_bal, s_wag, n_bal):
-    choose(power, target, theta, params[P_BETA], params[P_ALPHA], params[P_NEUTRAL],
-           choice, s_bal, s_wag, n_bal)
-    blocs(target, choice, bloc)
-
-
-@njit(cache=True, nogil=True)
-def _match(bloc, side, k, counts, labels, best, assign, pred):
-    """Best one-to-one matching of bloc labels to sides; returns the number of correct states.
-
-    ``bloc`` (n,) labels in ``[0, 2n)``; ``side`` (n,) observed side or -1 (not scored);
-    ``k`` sides. Scratch: ``counts`` (2n, k), ``labels`` (2n,), ``best`` (n + 1, 2^k),
-    ``assign`` (2n,). Writes the predicted side of every state (-1: none) to ``pred``.
-
-    Dynamic programme over the blocs present, in increasing label order, with the set of
-    sides already taken as a bit mask; the reconstruction takes, bloc by bloc, the first side
-    (in listed order) with a scored member that keeps the optimum, else no side.
-    """
-    n = bloc.shape[0]
-    m = 2 * n
-    for b in range(m):
-        labels[b] = 0
-        assign[b] = -1
-        for s in range(k):
-            counts[b, s] = 0
-    for i in range(n):
-        labels[bloc[i]] = 1
-        if side[i] >= 0:
-            counts[bloc[i], side[i]] += 1
-    nb = 0
-    for b in range(m):
-        if labels[b] == 1:
-            labels[nb] = b
-            nb += 1
-    full = 1 << k
-    for mask in range(full):
-        best[nb, mask] = 0
-    for r in range(nb - 1, -1, -1):
-        b = labels[r]
-        for mask in range(full):
-            v = best[r + 1, mask]
-            for s in range(k):
-                bit = 1 << s
-                if (mask & bit) == 0 and counts[b, s] > 0:
-                    w = counts[b, s] + best[r + 1, mask | bit]
-                    if w > v:
-                        v = w
-            best[r, mask] = v
-    mask = 0
-    for r in range(nb):
-        b = labels[r]
-        goal = best[r, mask]
-        for s in range(k):
-            bit = 1 << s
-            if (mask & bit) == 0 and counts[b, s] > 0 and \
-                    counts[b, s] + best[r + 1, mask | bit] == goal:
-                assign[b] = s
-                mask |= bit
-                break
-    correct = 0
-    for i in range(n):
-        p = assign[bloc[i]]
-        pred[i] = p
-        if side[i] >= 0 and p == side[i]:
-            correct += 1
-    return correct
-
-
-@njit(cache=True, nogil=True)
-def _threat_targets(params, agg, off, prox, intent, target, theta, buf):
-    principal_threats(params, agg, off, prox, intent, target, theta, buf)
-
-
-@njit(cache=True, nogil=True)
-def _power_targets(agg, target, theta):
-    power_threats(agg, target, theta)
-
-
-@njit(cache=True, nogil=True)
-def _criteria(power, offense, agg, off):
-    power_criteria(power, offense, agg, off)
-
-
-@njit(cache=True)
-def _threat_matrix(power, offense, intent, dist, params, out):
-    n = power.shape[0]
-    agg = np.empty(n)
-    off = np.empty(n)
-    prox = np.empty((n, n))
-    power_criteria(power, offense, agg, off)
-    _proximity(dist, params[P_REACH], prox)
-    threat_matrix_one(params, agg, off, prox, intent, out)
-
-
-@njit(cache=True, nogil=True)
-def evaluate_points(params, power, offense, intent, dist, side, k,
-                     target, theta, choice, bloc, pred, correct,
-                     bop_target, bop_theta, bop_choice, bop_bloc, bop_pred, bop_correct):
-    """The nominal case under ``P`` parameter rows, with every per-state detail.
-
-    ``params`` (P, N_PARAMS); ``power``, ``offense`` (n,); ``intent`` (1, n) or (n, n);
-    ``dist`` (n, n) km; outputs (P, n) per state and (P,) correct counts.
-    """
-    P = params.shape[0]
-    n = power.shape[0]
-    for p in range(P):
-        agg = np.empty(n)
-        off = np.empty(n)
-        prox = np.empty((n, n))
-        buf = np.empty((4, n))
-        s_bal = np.empty(n)
-        s_wag = np.empty(n)
-        n_bal = np.empty(n, np.int32)
-        counts = np.empty((2 * n, k), np.int64)
-        labels = np.empty(2 * n, np.int64)
-        best = np.empty((n + 1, 1 << k), np.int64)
-        assign = np.empty(2 * n, np.int64)
-        prm = params[p]
-        _criteria(power, offense, agg, off)
-        _proximity(dist, prm[P_REACH], prox)
-        _threat_targets(prm, agg, off, prox, intent, target[p], theta[p], buf)
-        _alignment(power, prm, target[p], theta[p], choice[p], bloc[p], s_bal, s_wag, n_bal)
-        correct[p] = _match(bloc[p], side, k, counts, labels, best, assign, pred[p])
-        _power_targets(agg, bop_target[p], bop_theta[p])
-        _alignment(power, prm, bop_target[p], bop_theta[p], bop_choice[p], bop_bloc[p],
-                   s_bal, s_wag, n_bal)
-        bop_correct[p] = _match(bop_bloc[p], side, k, counts, labels, best, assign,
-                                bop_pred[p])
-
-
-@njit(cache=True, nogil=True)
-def _evaluate_draws(params, power, offense, intent, dist, side, k,
-                    correct, bop_correct, side_count, bop_side_count, choice_count):
-    """The case under ``P`` parameter rows x ``D`` perturbed attribute draws.
-
-    ``power``, ``offense`` (D, n); ``intent`` (D, 1, n) or (D, n, n). Writes the correct
-    counts (P, D) of both passes, and accumulates per point and state the draws ending on
-    each side (P, n, k + 1; index ``k`` = no side) and with each choice (P, n, 3).
-    """
-    P = params.shape[0]
-    D, n = power.shape
-    for p in range(P):
-        agg = np.empty(n)
-        off = np.empty(n)
-        prox = np.empty((n, n))
-        buf = np.empty((4, n))
-        theta = np.empty(n)
-        s_bal = np.empty(n)
-        s_wag = np.empty(n)
-        n_bal = np.empty(n, np.int32)
-        target = np.empty(n, np.int32)
-        choice = np.empty(n, np.int8)
-        bloc = np.empty(n, np.int32)
-        pred = np.empty(n, np.int64)
-        counts = np.empty((2 * n, k), np.int64)
-        labels = np.empty(2 * n, np.int64)
-        best = np.empty((n + 1, 1 << k), np.int64)
-        assign = np.empty(2 * n, np.int64)
-        prm = params[p]
-        _proximity(dist, prm[P_REACH], prox)
-        side_count[p, :, :] = 0
-        bop_side_count[p, :, :] = 0
-        choice_count[p, :, :] = 0
-        for d in range(D):
-            pw = power[d]
-            _criteria(pw, offense[d], agg, off)
-            _threat_targets(prm, agg, off, prox, intent[d], target, theta, buf)
-            _alignment(pw, prm, target, theta, choice, bloc, s_bal, s_wag, n_bal)
-            correct[p, d] = _match(bloc, side, k, counts, labels, best, assign, pred)
-            for i in range(n):
-                side_count[p, i, k if pred[i] < 0 else pred[i]] += 1
-                choice_count[p, i, choice[i]] += 1
-            _power_targets(agg, target, theta)
-            _alignment(pw, prm, target, theta, choice, bloc, s_bal, s_wag, n_bal)
-            bop_correct[p, d] = _match(bloc, side, k, counts, labels, best, assign, pred)
-            for i in range(n):
-                bop_side_count[p, i, k if pred[i] < 0 else pred[i]] += 1
-
-
 def best_matching(bloc, side, k: int) -> tuple[int, np.ndarray]:
     """Score one prediction: ``(correct, predicted side per state)`` (see :func:`_match`).
 
@@ -944,18 +725,8 @@ def best_matching(bloc, side, k: int) -> tuple[int, np.ndarray]:
     if n and ((side < -1).any() or (side >= k).any()):
         raise ValueError(f"side: must be in [-1, {k})")
     pred = np.empty(n, np.int64)
-    correct = _match_py(bloc, side, k, pred)
+    correct = match_sides(bloc, side, k, pred)
     return int(correct), pred
-
-
-@njit(cache=True)
-def _match_py(bloc, side, k, pred):
-    n = bloc.shape[0]
-    counts = np.empty((2 * n, k), np.int64)
-    labels = np.empty(2 * n, np.int64)
-    best = np.empty((n + 1, 1 << k), np.int64)
-    assign = np.empty(2 * n, np.int64)
-    return _match(bloc, side, k, counts, labels, best, assign, pred)
 
 
 # =============================================================================================
@@ -1112,7 +883,7 @@ def evaluate_case(case: Case, params=None) -> CaseEvaluation:
                      correct, out["bop_target"], out["bop_theta"], out["bop_choice"],
                      out["bop_bloc"], out["bop_pred"], bop_correct)
     tm = np.empty((n, n))
-    _threat_matrix(case.power, case.offense, intent, case.distance, row[0], tm)
+    case_threat_matrix(case.power, case.offense, intent, case.distance, row[0], tm)
     m = case.n_scored
     threat = PassResult(out["target"][0], out["theta"][0], out["choice"][0], out["bloc"][0],
                         out["pred"][0], int(correct[0]), m)
@@ -1317,7 +1088,7 @@ def calibrate_case(case: Case, out=None, *, sweep: Mapping | None = None,
 
         def work(lo):
             hi = min(P, lo + chunk)
-            _evaluate_draws(params[lo:hi], pw, of, it, dist, side, k, c_draws[lo:hi],
+            evaluate_draws(params[lo:hi], pw, of, it, dist, side, k, c_draws[lo:hi],
                             b_draws[lo:hi], side_count[lo:hi], bop_side_count[lo:hi],
                             choice_count[lo:hi])
             return hi - lo
@@ -1650,7 +1421,7 @@ def permutation_null(case: Case, bloc, correct: int, permutations: int = NULL_PE
     rng = np.random.default_rng(np.random.SeedSequence([seed, 16]))
     perms = rng.permuted(np.tile(np.arange(case.n), (permutations, 1)), axis=1)
     got = np.empty(permutations, np.int64)
-    _score_rows(np.ascontiguousarray(bloc[perms]), side, k, got)
+    score_rows(np.ascontiguousarray(bloc[perms]), side, k, got)
     m = case.n_scored
     return {"permutations": permutations, "seed": seed,
             "mean_accuracy": float(got.mean() / m) if permutations else None,
@@ -1674,7 +1445,7 @@ def search_null(case: Case, blocs, best_correct: int,
     for r in range(permutations):
         s = side.copy()
         s[scored] = side[rng.permutation(scored)]
-        _score_rows(blocs, np.ascontiguousarray(s, np.int32), k, got)
+        score_rows(blocs, np.ascontiguousarray(s, np.int32), k, got)
         best[r] = got.max()
     m = case.n_scored
     if permutations == 0:
@@ -1686,14 +1457,3 @@ def search_null(case: Case, blocs, best_correct: int,
             "p_value": (1 + int((best >= best_correct).sum())) / (1 + permutations)}
 
 
-@njit(cache=True)
-def _score_rows(blocs, side, k, out):
-    """Best-matching correct count of every row of ``blocs`` (R, n) against ``side``."""
-    R, n = blocs.shape
-    counts = np.empty((2 * n, k), np.int64)
-    labels = np.empty(2 * n, np.int64)
-    best = np.empty((n + 1, 1 << k), np.int64)
-    assign = np.empty(2 * n, np.int64)
-    pred = np.empty(n, np.int64)
-    for r in range(R):
-        out[r] = _match(blocs[r], side, k, counts, labels, best, assign, pred)

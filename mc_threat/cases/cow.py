@@ -30,9 +30,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import Field, StrictBool, StrictInt, ValidationError
 
-from ..config import FiniteFloat
+from ..config import FiniteFloat, Frozen
 
 __all__ = [
     "BuildSpec",
@@ -157,14 +157,10 @@ def load_cow(data_dir: str | os.PathLike[str] | None = None) -> CowData:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 Fraction = Annotated[FiniteFloat, Field(ge=0, le=1)]
 
 
-class StateSpec(_Frozen):
+class StateSpec(Frozen):
     """One state of a built case.
 
     ``side`` is the observed side (``null``: the state is in the system but not scored);
@@ -180,7 +176,7 @@ class StateSpec(_Frozen):
     codings: dict[str, str | None] = Field(default_factory=dict)
 
 
-class CapitalOverride(_Frozen):
+class CapitalOverride(Frozen):
     """A correction of the capitals table, with its source."""
 
     ccode: StrictInt
@@ -190,14 +186,14 @@ class CapitalOverride(_Frozen):
     source: str = Field(min_length=1)
 
 
-class OffenseSpec(_Frozen):
+class OffenseSpec(Frozen):
     """How offense ``o_i`` is derived (see :func:`offense_values`)."""
 
     method: Literal["militarization", "military_share", "constant"] = "militarization"
     value: Fraction | None = None
 
 
-class IntentSpec(_Frozen):
+class IntentSpec(Frozen):
     """How intent is derived (see :func:`intent_values`)."""
 
     method: Literal["mid_hostility", "mid_initiations", "constant"] = "mid_hostility"
@@ -208,7 +204,7 @@ class IntentSpec(_Frozen):
     value: Fraction | None = None
 
 
-class BuildSpec(_Frozen):
+class BuildSpec(Frozen):
     """What :func:`build_tables` makes a case from."""
 
     year: StrictInt

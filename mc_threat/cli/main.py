@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..text import table
 from .options import (  # noqa: F401  (re-exported: they were defined here)
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -165,9 +166,7 @@ def summary_table(ds, max_points: int = 8) -> str:
         mean = ds[name].sel(stat="mean").values
         sem = ds[name].sel(stat="sem").values
         rows.append([name] + [f"{mean[p]:.4f} ± {sem[p]:.2g}" for p in shown])
-    widths = [max(len(r[k]) for r in rows) for k in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = table(rows, strip=False)
     if n_points > max_points:
         lines.append(f"... {n_points - max_points} more point(s) in the store")
     systems = ds.attrs.get("systems_per_point")

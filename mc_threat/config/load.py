@@ -79,6 +79,7 @@ __all__ = [
     "config_from_yaml",
     "config_hash",
     "format_validation_error",
+    "unknown_key_message",
     "load_config",
 ]
 
@@ -232,7 +233,9 @@ _MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _unknown_key_message(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> str:
+def unknown_key_message(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> str:
+    """``unknown key``, with the closest allowed key or the list of allowed keys of the model
+    found at ``loc[:-1]`` below ``root`` (configs and case files word it the same)."""
     allowed = _allowed_keys(root, loc[:-1])
     if not allowed:
         return "unknown key"
@@ -270,7 +273,7 @@ def _message(error: Mapping[str, Any], root: type[BaseModel] | None) -> tuple[tu
         expected = str(ctx.get("expected", "")).replace(" or ", ", ")
         return loc, f"must be one of {expected}, got {_show(value)}"
     if kind == "extra_forbidden":
-        return loc, _unknown_key_message(root, loc)
+        return loc, unknown_key_message(root, loc)
     if kind == "missing":
         return loc, "required key is missing"
     if kind in ("model_type", "model_attributes_type", "dict_type"):

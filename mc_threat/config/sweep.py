@@ -11,7 +11,6 @@ import numpy as np
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
@@ -19,6 +18,8 @@ from pydantic import (
     StrictStr,
     field_validator,
 )
+
+from .base import Frozen, python_scalar
 
 
 def _kind_of(value) -> str:
@@ -36,8 +37,7 @@ def _kind_of(value) -> str:
 def _number(value):
     """A sweep bound: an int or a float, as in the rest of a config (booleans and strings
     such as ``'0.5'`` are not numbers). One clear message instead of one per union member."""
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
-        value = value.item()
+    value = python_scalar(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"must be a number, got {_kind_of(value)}")
     return value
@@ -46,28 +46,16 @@ def _number(value):
 def _scalar(value):
     """A grid or points value: a number or a string (for ``model.form``), not a boolean,
     null, list or mapping."""
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
-        value = value.item()
+    value = python_scalar(value)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"must be a number or a string, got {_kind_of(value)}")
     return value
 
 
-def _item(value):
-    """A NumPy scalar as the Python number it holds (``np.bool_`` stays a boolean)."""
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
-        return value.item()
-    return value
-
-
 Number = Annotated[StrictInt | StrictFloat, BeforeValidator(_number)]
 Value = Annotated[StrictInt | StrictFloat | StrictStr, BeforeValidator(_scalar)]
-Count = Annotated[StrictInt, BeforeValidator(_item)]
+Count = Annotated[StrictInt, BeforeValidator(python_scalar)]
 """An int (as in the rest of a config, not a boolean, float or string)."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_names(names) -> None:
@@ -77,7 +65,7 @@ def _check_names(names) -> None:
             raise ValueError(f"unknown factor {name!r}; known factors: {', '.join(sorted(known))}")
 
 
-class GridDesign(_Strict):
+class GridDesign(Frozen):
     """Full factorial over listed values of each factor."""
 
     design: Literal["grid"]
@@ -96,7 +84,7 @@ class GridDesign(_Strict):
         return v
 
 
-class PointsDesign(_Strict):
+class PointsDesign(Frozen):
     """An explicit list of points."""
 
     design: Literal["points"]
@@ -134,7 +122,7 @@ def _check_bounds(v: dict[str, list[float]]) -> dict[str, list[float]]:
 Bounds = dict[str, list[Number]]
 
 
-class _SampledDesign(_Strict):
+class _SampledDesign(Frozen):
     """Common fields of the sampled designs: bounds per factor and the sampler's seed."""
 
     factors: Bounds = Field(min_length=1)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import ConfigError
-from ..design import MAX_POINTS, design_size
+from ..design import checked_design_size
 from ..kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS
 from ..kernels.stats import N_MOMENTS
 from ..store import merge_chunks  # noqa: F401  (re-exported: it was defined here)
@@ -48,11 +48,8 @@ def check_size(config, systems_flag: bool = False) -> None:
         More than :data:`~mc_threat.design.MAX_POINTS` points, :data:`MAX_CHUNKS` chunks
         per point or :data:`MAX_POINT_CHUNKS` (point, chunk) records.
     """
-    points, where = design_size(config.sweep)
+    points, _ = checked_design_size(config.sweep)
     systems = "--systems" if systems_flag else "run.systems"
-    if points > MAX_POINTS:
-        raise ConfigError(f"{where}: the {config.sweep.design} design makes {points:,} points; "
-                          f"at most {MAX_POINTS:,}")
     run = config.run
     chunks = -(-run.systems // min(run.chunk, run.systems))
     if chunks > MAX_CHUNKS:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from .decorators import inline, kernel, parallel_kernel
 from .rng import DRAWS_PER_STATE, seed_key, system_base, uniform_at
 
 _TWO_PI = 2.0 * math.pi
 _ONE_THIRD = 1.0 / 3.0
 
 
-@njit(inline="always", cache=True)
+@inline
 def root(x, inv_k):
     """``x ** inv_k``, with the common exponents 1, 1/2 and 1/3 by exact shortcuts.
 
@@ -30,13 +31,13 @@ def root(x, inv_k):
     return x**inv_k
 
 
-@njit(inline="always", cache=True)
+@inline
 def kumaraswamy(u, inv_a, inv_b):
     """Kumaraswamy(a, b) by inverse CDF: ``(1 - (1 - u)^(1/b))^(1/a)``."""
     return root(1.0 - root(1.0 - u, inv_b), inv_a)
 
 
-@njit(cache=True)
+@kernel
 def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
                  power, position, offense, intent, comp, u):
     """Draw system number ``system`` into ``power`` (n,), ``position`` (n, 2),
@@ -83,7 +84,7 @@ def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
         power[i] = ((comp[i, 0] / tot0 + comp[i, 1] / tot1) + comp[i, 2] / tot2) / 3.0
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel
 def generate_batch(seed, start, gen, nblocks, power, position, offense, intent):
     """Fill ``count`` systems with indices ``start .. start + count - 1``.
 

@@ -24,109 +24,17 @@ while the kernels use those functions (they must, to agree bit for bit with the 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numba import njit
 
-from ..kernels.engine import system_scratch
-from ..kernels.evaluate import bop_pass, finish_system, prepare_system, threat_pass
-from ..kernels.generate import generate_one
-from ..kernels.outcomes import N_CHOICES, N_OUTCOMES, N_POWER_BINS
-from ..kernels.rng import DRAWS_PER_STATE, seed_key, system_base, uniform_at
-from ..kernels.threat import P_REACH, principal_threats, proximity_matrix
+from ..kernels.profile import division_loop as _division_loop
+from ..kernels.profile import libm_loop as _libm_loop
+from ..kernels.profile import pipeline as _pipeline
+from ..kernels.profile import uniforms_only as _uniforms_only
+from ..kernels.rng import DRAWS_PER_STATE
 
 STAGES = ("generate", "prepare", "proximity", "bop", "threats", "choices", "outcomes")
 _PER_ROW = ("threats", "choices", "outcomes")
 FUNCTIONS = ("exp", "log", "sin", "cos", "cbrt", "sqrt")
-
-
-@njit(cache=True)
-def _pipeline(stage, count, n, gen, params, edges):
-    """Run the first ``stage + 1`` stages on ``count`` systems, every row of ``params``."""
-    key = seed_key(np.uint64(1))
-    inv_oa = 1.0 / gen[2]
-    inv_ob = 1.0 / gen[3]
-    inv_ia = 1.0 / gen[4]
-    inv_ib = 1.0 / gen[5]
-    power, position, offense, intent, comp, u, ws, target, choice, bloc = system_scratch(n)
-    f = ws[0]
-    row = np.zeros(N_OUTCOMES)
-    cbp = np.zeros((N_POWER_BINS, N_CHOICES), np.int64)
-    sink = 0.0
-    for s in range(count):
-        generate_one(key, s, gen[0], gen[1], inv_oa, inv_ob, inv_ia, inv_ib,
-                     power, position, offense, intent[0], comp, u)
-        sink += power[0]
-        if stage < 1:
-            continue
-        h = prepare_system(power, offense, edges, ws)
-        if stage < 2:
-            continue
-        proximity_matrix(position, params[0, P_REACH], ws[3])
-        if stage < 3:
-            continue
-        bop_pass(power, params[0], h, ws)
-        if stage < 4:
-            continue
-        for p in range(params.shape[0]):
-            if stage == 4:
-                principal_threats(params[p], f[0], f[1], ws[3], intent, target, ws[5],
-                                  ws[6])
-            else:
-                threat_pass(power, intent, params[p], ws, target, choice, bloc)
-                if stage >= 6:
-                    finish_system(power, ws, h, target, choice, bloc, row, cbp)
-                    for o in range(N_OUTCOMES):
-                        sink += row[o]
-            sink += target[0]
-    return sink
-
-
-@njit(cache=True)
-def _uniforms_only(count, n):
-    """The random-number cost alone: every hashed uniform of ``count`` systems."""
-    key = seed_key(np.uint64(1))
-    u = np.empty(n * DRAWS_PER_STATE)
-    sink = 0.0
-    for s in range(count):
-        base = system_base(key, s)
-        for k in range(n * DRAWS_PER_STATE):  # as in generate_one
-            u[k] = uniform_at(base, k)
-        sink += u[s % u.shape[0]]
-    return sink
-
-
-@njit(cache=True)
-def _libm_loop(which, x, reps):
-    """``reps`` passes of one C-library function over ``x``; returns a checksum."""
-    sink = 0.0
-    for _ in range(reps):
-        for j in range(x.shape[0]):
-            v = x[j]
-            if which == 0:
-                sink += math.exp(-v)
-            elif which == 1:
-                sink += math.log(v)
-            elif which == 2:
-                sink += math.sin(6.283185307179586 * v)
-            elif which == 3:
-                sink += math.cos(6.283185307179586 * v)
-            elif which == 4:
-                sink += np.cbrt(v)
-            else:
-                sink += math.sqrt(v)
-    return sink
-
-
-@njit(cache=True)
-def _division_loop(x, out, w, reps):
-    """``out = x / w`` elementwise, ``reps`` times: a loop the compiler vectorizes, so this
-    is the division unit's throughput, the arithmetic bound of the threat values."""
-    for _ in range(reps):
-        for j in range(x.shape[0]):
-            out[j] = x[j] / w
-    return out[0]
 
 
 def libm_calls_per_system(n: int) -> dict:
