@@ -22,6 +22,11 @@ figure says how many systems per point (and points) stand behind it.
 :func:`plot_store` draws all that apply to a store and saves them (``mc-threat plot``).
 Figures are built on an Agg canvas without pyplot, so they work headless and in notebooks
 (where a returned figure displays as an image).
+
+Why one module of about 670 lines: the five figure families share one style (sizes, colours,
+labels, the size note and the symbol key, the first 230 lines) and :func:`plot_store` draws
+them all; split per family, each would import most of the rest. Figures of the analyses
+(convergence, given-data indices, discovery) are in :mod:`.plot_analysis`.
 """
 
 from __future__ import annotations
