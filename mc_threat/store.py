@@ -141,6 +141,21 @@ def is_store(path) -> bool:
                               or (path / "_work" / "zarr.json").is_file())
 
 
+def store_kind(path) -> str | None:
+    """What mc-threat store ``path`` holds: ``"calibration"`` for a case calibration store
+    (``mc-threat case NAME --calibrate``; its root attributes hold ``case_fingerprint``),
+    ``"sweep"`` for a results store of a sweep (complete, partial or damaged), None when it
+    is not a store (see :func:`is_store`)."""
+    path = Path(path)
+    if not is_store(path):
+        return None
+    root, _ = read_json(path / "zarr.json")
+    attrs = root.get("attributes") if root is not None else None
+    if isinstance(attrs, dict) and "case_fingerprint" in attrs:
+        return "calibration"
+    return "sweep"
+
+
 def not_a_store(path) -> StoreError:
     """The error for a path that holds no results store, saying what is there instead."""
     path = Path(path)

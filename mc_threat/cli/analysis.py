@@ -92,7 +92,8 @@ def add_analysis_parsers(subparsers) -> None:
         "outcome (S1 beside ST, or Morris mu* beside sigma), their overview, heatmaps of "
         "outcomes over two swept factors, choices by relative power, and balance of threat "
         "against balance of power.")
-    p.add_argument("store", metavar="STORE", help="results store (.zarr)")
+    p.add_argument("store", metavar="STORE", help="results store (.zarr), or a case "
+                   "calibration store (mc-threat case NAME --calibrate --out DIR)")
     p.add_argument("--out", metavar="DIR", help="directory of the figures "
                    "(default: <store name>_figures next to the store)")
     p.add_argument("--outcomes", type=_names, metavar="A,B,...",
@@ -280,6 +281,7 @@ def cmd_plot(args) -> int:
     from ..analysis.plot import default_out_dir, plot_store
     from ..config import ConfigError
     from ..kernels import OUTCOMES
+    from ..store import store_kind
 
     formats = [f.lower() for f in args.format]
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
@@ -289,8 +291,16 @@ def cmd_plot(args) -> int:
     if outcomes == ["all"]:
         outcomes = list(OUTCOMES)
     out = Path(args.out) if args.out else default_out_dir(args.store)
-    files = plot_store(args.store, out, outcomes=outcomes, heatmap=args.heatmap,
-                       formats=formats)
+    if store_kind(args.store) == "calibration":
+        from ..analysis.plot_calibration import plot_calibration_store
+
+        if args.heatmap or args.outcomes:
+            raise ConfigError("--outcomes, --heatmap: a calibration store has its own two "
+                              "figures (accuracy over the design, side probabilities)")
+        files = plot_calibration_store(args.store, out, formats=formats)
+    else:
+        files = plot_store(args.store, out, outcomes=outcomes, heatmap=args.heatmap,
+                           formats=formats)
     if not args.quiet:
         for f in files:
             print(f)

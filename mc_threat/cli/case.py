@@ -276,6 +276,29 @@ def _calibration_null_lines(nm: dict | None, m: int) -> list[str]:
     return out
 
 
+def info_calibration(path) -> int:
+    """``mc-threat info`` of a case calibration store: what was calibrated, how, and the
+    report the calibration printed (from the summary kept in the store)."""
+    from ..cases import open_calibration
+    from ..store import StoreError, check_safe_metadata
+
+    check_safe_metadata(path)
+    ds = open_calibration(path)
+    try:
+        summary = json.loads(ds.attrs["summary"])
+    except (KeyError, TypeError, ValueError):
+        raise StoreError(f"{path}: a calibration store without a readable summary; calibrate "
+                         "again with --overwrite") from None
+    summary["store"] = str(path)
+    print(f"store:     {path}")
+    print(f"kind:      calibration of the case {ds.attrs.get('case', '?')} "
+          f"(mc-threat case NAME --calibrate)")
+    print(f"started:   {ds.attrs.get('started', '?')}")
+    print(f"finished:  {ds.attrs.get('finished', '?')}")
+    print(format_calibration(summary))
+    return 0
+
+
 def _cmd_calibrate(args, case) -> int:
     from ..cases import DEFAULT_SWEEP, calibrate_case
     from ..config import ConfigError

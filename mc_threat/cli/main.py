@@ -184,7 +184,12 @@ def cmd_info(args) -> int:
     status is 0 whenever the store could be described, damaged or not; the ``status:`` line
     says which (2: not a results store)."""
     from ..engine.check import check_store
+    from ..store import store_kind
 
+    if store_kind(args.store) == "calibration":
+        from .case import info_calibration
+
+        return info_calibration(args.store)
     chk = check_store(args.store)
     a, design, plan = chk.attrs, chk.design, chk.plan
     kind = a.get("design") or (design.kind if design is not None else "?")
