@@ -16,7 +16,8 @@ run: $(BIN)/mc-threat  ## install, then run the default sweep on a local dask cl
 	$(BIN)/mc-threat sweep configs/default.yaml --out results/default.zarr --overwrite
 
 # The test run compiles every kernel into a fresh, empty numba cache (about 90 s of CPU),
-# removed afterwards, so it always tests the sources as they are (see clean-cache below).
+# removed afterwards: a second guard; cached kernels are already invalidated by any kernel
+# edit (mc_threat/kernels/decorators.py).
 test: $(BIN)/mc-threat  ## install, then run the test suite (benchmarks excluded)
 	@cache=$$(mktemp -d "$${TMPDIR:-/tmp}/mc-threat-numba-XXXXXX"); \
 	echo "NUMBA_CACHE_DIR=$$cache"; \
@@ -36,9 +37,9 @@ mutants: $(BIN)/mc-threat  ## mutation score of the kernel tests, writes results
 lint: $(BIN)/mc-threat
 	$(BIN)/ruff check mc_threat tests scripts notebooks
 
-# numba checks only the timestamp of the file that defines a cached function, so after editing
-# a kernel that others inline (threat.py into evaluate.py, say) their caches are stale.
-clean-cache:  ## drop numba's compiled-kernel caches (after editing any kernel)
+# A convenience only: every cached kernel is stamped with a hash of the whole kernels package
+# (mc_threat/kernels/decorators.py), so an edited kernel is never run from a stale cache.
+clean-cache:  ## drop numba's compiled-kernel caches (frees disk space)
 	find mc_threat -name '*.nbi' -delete -o -name '*.nbc' -delete
 
 clean: clean-cache

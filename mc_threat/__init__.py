@@ -8,11 +8,11 @@ See MODEL.md in the docs for what is computed.
 """
 
 from .config import Config, ConfigError, GeneratorParams, ModelParams, load_config
-from .generate import generate_systems
 from .kernels import BALANCE, BANDWAGON, NEUTRAL, OUTCOMES
-from .model import Evaluation, evaluate, threat_matrix
+from .model.batch import Evaluation, evaluate, threat_matrix
+from .model.generate import generate_systems
+from .model.systems import Systems
 from .store import open_results
-from .systems import Systems
 
 __version__ = "0.2.0"
 

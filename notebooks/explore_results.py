@@ -231,7 +231,7 @@ ax.legend()
 # %% [markdown]
 # ## The paper figures
 #
-# `mc_threat.plot` draws the same figures at column width (PNG and PDF), as
+# `mc_threat.analysis.plot` draws the same figures at column width (PNG and PDF), as
 # `mc-threat plot STORE --out DIR` does. Each function returns a matplotlib figure:
 
 # %%

@@ -3,7 +3,7 @@
 
 import argparse
 
-from mc_threat.bench import run_bench
+from mc_threat.perf.bench import run_bench
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)

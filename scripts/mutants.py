@@ -1,11 +1,11 @@
 """Mutation testing of the kernels and the case scoring: does the test suite kill wrong rules?
 
 Each mutant is one small source replacement at a rule of the model (a comparison, a tie-break,
-a threshold, a sum, a label) in ``mc_threat/kernels/*.py`` or the case scoring in
-``mc_threat/cases.py``. A general mutation tool (mutmut, cosmic-ray) mutates every operator
-and reruns the tests per mutant; with numba each run first compiles the kernels from scratch
-(a minute or more of CPU), so hundreds of generic mutants do not fit, and a curated list
-aimed at the model's rules does.
+a threshold, a sum, a label) in ``mc_threat/kernels/*.py``, the case scoring
+(``mc_threat/kernels/cases.py``) included. A general mutation tool (mutmut, cosmic-ray)
+mutates every operator and reruns the tests per mutant; with numba each run first compiles
+the kernels from scratch (a minute or more of CPU), so hundreds of generic mutants do not
+fit, and a curated list aimed at the model's rules does.
 
 For every mutant the script copies the package, the tests, the configs and
 ``pyproject.toml`` into a temporary directory (the worktree's files are never touched),
@@ -90,8 +90,8 @@ MUTANTS = [
      "offensive capability 0/0 when nobody has offense"),
     ("T10", K + "threat.py", "off[j] = (offense[j] * power[j]) / omax",
      "off[j] = offense[j] / omax", "offensive capability ignores power"),
-    ("T11", K + "threat.py", "v = math.exp(-math.sqrt(dx * dx + dy * dy) / reach)",
-     "v = math.exp(-(dx * dx + dy * dy) / reach)", "proximity from the squared distance"),
+    ("T11", K + "threat.py", "row[j] = -math.sqrt(dx * dx + dy * dy) / reach",
+     "row[j] = -(dx * dx + dy * dy) / reach", "proximity from the squared distance"),
     ("T12", K + "threat.py", "            hi = intent[i]\n", "            hi = intent[:, i]\n",
      "dyadic intent read transposed (additive)"),
     ("T13", K + "threat.py", "x = x * intent[i, j] ** ei", "x = x * intent[j, i] ** ei",
@@ -174,16 +174,16 @@ MUTANTS = [
      "params[P_ALPHA], params[P_NEUTRAL],",
      "power_threats(f[0], k[3], f[4])\n    choose(power, k[3], f[4], params[P_BETA], "
      "params[P_ALPHA], 0.0,", "balance of power ignores neutral_below"),
-    # --- case scoring (cases.py)
-    ("C1", "mc_threat/cases.py", "if side[i] >= 0 and p == side[i]:", "if p == side[i]:",
+    # --- case scoring (kernels/cases.py)
+    ("C1", K + "cases.py", "if side[i] >= 0 and p == side[i]:", "if p == side[i]:",
      "unscored states matched to no side count as correct"),
-    ("C2", "mc_threat/cases.py",
+    ("C2", K + "cases.py",
      "                if (mask & bit) == 0 and counts[b, s] > 0:\n",
      "                if counts[b, s] > 0:\n",
      "one side may take several blocs (rewards fragmentation)"),
-    ("C3", "mc_threat/cases.py", "v = math.exp(-dist[i, j] / reach)",
-     "v = math.exp(-dist[i, j] / (2.0 * reach))", "case proximity with twice the reach"),
-    ("C4", "mc_threat/cases.py",
+    ("C3", K + "cases.py", "v = exp(-dist[i, j] / reach)",
+     "v = exp(-dist[i, j] / (2.0 * reach))", "case proximity with twice the reach"),
+    ("C4", K + "cases.py",
      "            if (mask & bit) == 0 and counts[b, s] > 0 and \\\n",
      "            if (mask & bit) == 0 and \\\n",
      "a bloc may be matched to a side it has no scored member of"),

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mc_threat.scaling import measure, report
+from mc_threat.perf.scaling import measure, report
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)

@@ -76,7 +76,7 @@ def reference_sweep(base: Path, name: str, data: dict):
     """Write ``data`` as ``base/NAME.yaml`` and sweep it without dask (uninterrupted) into
     ``base/reference.zarr``. Returns the config path, the store path and the sweep's report."""
     from mc_threat.config import load_config
-    from mc_threat.sweep import run_sweep
+    from mc_threat.engine.sweep import run_sweep
 
     cfg = write_config(Path(base) / f"{name}.yaml", data)
     ref = Path(base) / "reference.zarr"
@@ -247,7 +247,7 @@ def force_plan(monkeypatch, **fields) -> None:
     in the client, so dask workers need nothing; results must not depend on it."""
     import dataclasses
 
-    import mc_threat.sweep as sweep
+    import mc_threat.engine.sweep as sweep
 
     real = sweep.make_plan
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 
-from mc_threat.elementary import exp_py, pow_py
+from mc_threat.model.elementary import exp_py, pow_py
 
 BALANCE = 0
 BANDWAGON = 1

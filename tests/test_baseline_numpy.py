@@ -1,4 +1,5 @@
-"""The vectorized NumPy baseline (mc_threat.baseline_numpy) must agree with mc_threat.evaluate.
+"""The vectorized NumPy baseline (mc_threat.model.baseline_numpy) must agree with
+mc_threat.evaluate.
 
 Both use the engine's own elementary functions (MODEL.md section 9; the baseline through their
 NumPy twins), so the results must agree BIT FOR BIT everywhere: integer arrays with
@@ -13,9 +14,9 @@ import pytest
 
 import mc_threat
 from mc_threat import OUTCOMES, Systems, evaluate, generate_systems, threat_matrix
-from mc_threat.baseline_numpy import evaluate_numpy, threat_matrix_numpy
-from mc_threat.elementary import exp_np
 from mc_threat.kernels import power_bin_edges
+from mc_threat.model.baseline_numpy import evaluate_numpy, threat_matrix_numpy
+from mc_threat.model.elementary import exp_np
 
 INT_FIELDS = {"target": np.int32, "choice": np.int8, "bloc": np.int32,
               "bop_target": np.int32, "bop_choice": np.int8}

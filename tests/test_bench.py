@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mc_threat.bench import run_bench
+from mc_threat.perf.bench import run_bench
 
 
 def test_bench_quick_writes_every_figure(tmp_path):
@@ -25,7 +25,7 @@ def test_bench_quick_writes_every_figure(tmp_path):
     assert sweep["points"] == 8 and sweep["sweep_s"] > 0 and sweep["raw_kernel_s"] > 0
     assert 0 < sweep["efficiency"]
     prof = stored["profile"]
-    from mc_threat.profile import ELEMENTARY, FUNCTIONS, STAGES
+    from mc_threat.perf.profile import ELEMENTARY, FUNCTIONS, STAGES
 
     assert list(prof["stage_us_per_system"]) == list(STAGES)
     assert set(prof["libm_ns_per_call"]) == set(FUNCTIONS)
@@ -41,17 +41,17 @@ def test_bench_quick_writes_every_figure(tmp_path):
 def test_libm_call_counts_follow_the_generator_and_the_pairs():
     """Counted by hand from MODEL.md section 6 and the proximity formula, for n = 3:
     per state 3 lognormal exps + 2 log + 2 sin + 2 cos + 2 Box-Muller sqrt + 2 Kumaraswamy(2, 2)
-    sqrt + 1 Kumaraswamy(1, 3) cbrt; sqrt(rho) and sqrt(1 - rho) once; 3 pairs, each one exp
-    and one sqrt."""
-    from mc_threat.profile import libm_calls_per_system
+    sqrt + 1 Kumaraswamy(1, 3) cbrt; sqrt(rho) and sqrt(1 - rho) once; the proximity matrix
+    computed in full, 9 entries (diagonal included), each one exp and one sqrt."""
+    from mc_threat.perf.profile import libm_calls_per_system
 
-    assert libm_calls_per_system(3) == {"exp": 9 + 3, "log": 6, "sin": 6, "cos": 6,
-                                        "cbrt": 3, "sqrt": 12 + 2 + 3}
-    from mc_threat.profile import elementary_calls_per_system
+    assert libm_calls_per_system(3) == {"exp": 9 + 9, "log": 6, "sin": 6, "cos": 6,
+                                        "cbrt": 3, "sqrt": 12 + 2 + 9}
+    from mc_threat.perf.profile import elementary_calls_per_system
 
     # the engine's sincos2pi gives the sine and the cosine of one angle in one call
-    assert elementary_calls_per_system(3) == {"exp": 12, "log": 6, "sincos2pi": 6, "cbrt": 3,
-                                              "sqrt": 17}
+    assert elementary_calls_per_system(3) == {"exp": 18, "log": 6, "sincos2pi": 6, "cbrt": 3,
+                                              "sqrt": 23}
 
 
 def test_bench_script_runs(tmp_path):
@@ -66,7 +66,7 @@ def test_bench_script_runs(tmp_path):
 
 @pytest.mark.bench  # a cold compile in a subprocess (~90 s of CPU) and a timing comparison
 def test_compile_times_cold_then_cached():
-    from mc_threat.bench import compile_times
+    from mc_threat.perf.bench import compile_times
 
     times = compile_times()
     assert times["cold_compile_s"] > 0 and times["cache_load_s"] > 0

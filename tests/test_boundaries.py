@@ -209,7 +209,7 @@ def test_blocs_stop_on_a_cycle_instead_of_hanging():
 
 def test_evaluate_raises_on_a_cycle(monkeypatch):
     """``mc_threat.evaluate`` turns the kernels' cycle mark into an error."""
-    import mc_threat.model as model
+    import mc_threat.model.batch as model
 
     def cyclic(*args):
         args[9][:] = -1  # the bloc output, as blocs leaves it on a cycle

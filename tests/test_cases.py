@@ -50,7 +50,7 @@ def run_case_cli(argv, capsys):
         if _case_is_wired(cli):
             code = cli.main(argv)
         else:
-            from mc_threat.cli_case import add_case_parser, cmd_case
+            from mc_threat.cli.case import add_case_parser, cmd_case
 
             parser = argparse.ArgumentParser(prog="mc-threat")
             sub = parser.add_subparsers(dest="command", required=True)
@@ -531,7 +531,7 @@ def spec(**kw):
 
 
 def test_builder_capital_power_and_offense(tmp_path):
-    from mc_threat.cow import build_tables
+    from mc_threat.cases.cow import build_tables
 
     d = fake_cow(tmp_path)
     built = build_tables(spec(intent={"method": "constant", "value": 0.5}), data_dir=d)
@@ -548,7 +548,7 @@ def test_builder_capital_power_and_offense(tmp_path):
 
 
 def test_builder_military_share(tmp_path):
-    from mc_threat.cow import build_tables
+    from mc_threat.cases.cow import build_tables
 
     d = fake_cow(tmp_path)
     built = build_tables(spec(offense={"method": "military_share"},
@@ -562,7 +562,7 @@ def test_builder_military_share(tmp_path):
 
 
 def test_builder_mid_hostility(tmp_path):
-    from mc_threat.cow import build_tables
+    from mc_threat.cases.cow import build_tables
 
     d = fake_cow(tmp_path)
     # window 1920-1929 (10 years before 1930), no decay: how aggressive A looks to B is A's
@@ -589,7 +589,7 @@ def test_builder_mid_hostility(tmp_path):
 
 
 def test_builder_mid_initiations(tmp_path):
-    from mc_threat.cow import build_tables
+    from mc_threat.cases.cow import build_tables
 
     d = fake_cow(tmp_path)
     # 1920-1929: A originated disputes 10, 11, 12 on side A (3); B none -> A 1, B 0.
@@ -599,7 +599,7 @@ def test_builder_mid_initiations(tmp_path):
 
 
 def test_builder_errors(tmp_path):
-    from mc_threat.cow import build_tables
+    from mc_threat.cases.cow import build_tables
 
     d = fake_cow(tmp_path)
     with pytest.raises(ConfigError) as info:
@@ -653,7 +653,7 @@ SHIPPED = ("europe_1936", "europe_1914", "coldwar_1955")
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_case_tables_are_what_the_build_gives(name):
-    from mc_threat.cow import write_case_tables
+    from mc_threat.cases.cow import write_case_tables
 
     report = write_case_tables(name, check=True)
     assert report.up_to_date, report.lines
@@ -662,7 +662,7 @@ def test_shipped_case_tables_are_what_the_build_gives(name):
 @pytest.mark.skipif(not SHARED_COW.is_dir(), reason="shared COW extracts not present")
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_cases_rebuild_from_the_original_extracts(name):
-    from mc_threat.cow import write_case_tables
+    from mc_threat.cases.cow import write_case_tables
 
     assert write_case_tables(name, data_dir=SHARED_COW, check=True).up_to_date
 
@@ -671,7 +671,7 @@ def test_shipped_cases_rebuild_from_the_original_extracts(name):
 def test_shipped_tables_equal_the_original_extracts():
     import csv
 
-    from mc_threat.cow import TABLES, default_data_dir
+    from mc_threat.cases.cow import TABLES, default_data_dir
 
     ours = default_data_dir()
     for key, fname in TABLES.items():

@@ -31,7 +31,7 @@ GOOD = {"run": {"seed": 3, "systems": 400, "chunk": 200}}
 def stored(tmp_path_factory):
     """A complete store that every bad invocation below targets (with --overwrite)."""
     from mc_threat.config import config_from_dict
-    from mc_threat.sweep import run_sweep
+    from mc_threat.engine.sweep import run_sweep
 
     base = tmp_path_factory.mktemp("stored")
     out = base / "stored.zarr"

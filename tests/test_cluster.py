@@ -84,9 +84,9 @@ def test_sweep_kernel_has_one_signature_and_refuses_others():
     warm-up compiled; any other layout raises TypeError instead of compiling anew."""
     from mc_threat.config import config_from_dict
     from mc_threat.design import design_points
-    from mc_threat.engine import block_groups, compute_task, sweep_kernel
+    from mc_threat.engine.tasks import block_groups, compute_task, sweep_kernel
     from mc_threat.kernels.engine import RUN_CHUNK_SIGNATURE
-    from mc_threat.model import POWER_BIN_EDGES
+    from mc_threat.model.batch import POWER_BIN_EDGES
 
     design = design_points(config_from_dict(SOBOL_SMALL))
     groups = block_groups(design.configs, 3, 11)
@@ -119,7 +119,7 @@ _PIN_SCRIPT = textwrap.dedent("""
     launch(np.ones(100))            # the thread pool starts with the default size
     os.environ["NUMBA_NUM_THREADS"] = str(numba.config.NUMBA_NUM_THREADS + 1)  # as dask's env=
     if sys.argv[1] == "pin":
-        from mc_threat.engine import _pin_numba_threads_env
+        from mc_threat.engine.tasks import _pin_numba_threads_env
         _pin_numba_threads_env()
 
     @numba.njit
@@ -248,7 +248,7 @@ class CommandLineCluster:
 def dask_cluster(tmp_path_factory):
     """A scheduler and two workers started from the command line. The kernel is warmed
     first in this process so the workers load it from the cache instead of compiling."""
-    from mc_threat.sweep import warm_kernels
+    from mc_threat.engine.sweep import warm_kernels
 
     warm_kernels()
     cluster = CommandLineCluster(tmp_path_factory.mktemp("dask-cluster"))
@@ -423,7 +423,7 @@ def test_worker_of_another_version_joining_late_fails_its_tasks_clearly(dask_clu
     of another version: the task refuses, and the sweep stops with one clear line."""
     from dask.distributed import Client
 
-    from mc_threat.sweep import WorkerMismatch, dask_task
+    from mc_threat.engine.sweep import WorkerMismatch, dask_task
 
     worker = dask_cluster.start_worker(
         "late", extra_env={"PYTHONPATH": str(_other_version_package(tmp_path))})
@@ -447,10 +447,10 @@ def test_failed_scheduler_connection_leaves_dask_settings_alone(address):
     collection, which broke every later dask computation in the same process)."""
     import dask
 
+    from mc_threat.engine.sweep import DaskExecutor
     from mc_threat.store import StoreError
-    from mc_threat.sweep import _DaskExecutor
 
     before = dask.config.get("scheduler", None)
     with pytest.raises(StoreError, match=f"--scheduler {address}"):
-        _DaskExecutor(None, address, 1, progress=False)
+        DaskExecutor(None, address, 1, progress=False)
     assert dask.config.get("scheduler", None) == before

@@ -11,8 +11,7 @@ import pytest
 import xarray as xr
 from conftest import assert_clean_error, run_cli
 
-from mc_threat.config import ConfigError, config_from_dict
-from mc_threat.sensitivity import (
+from mc_threat.analysis.sensitivity import (
     ANALYSIS_VARS,
     analyze,
     analyze_store,
@@ -20,6 +19,7 @@ from mc_threat.sensitivity import (
     convergence_sizes,
     run_sensitivity,
 )
+from mc_threat.config import ConfigError, config_from_dict
 
 ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
 
@@ -160,7 +160,7 @@ def test_store_convergence_variables_and_rerun(sobol_store, tmp_path, capsys):
 
 
 def test_convergence_needs_a_sobol_design(sobol_store, tmp_path, capsys):
-    from mc_threat.sweep import run_sweep
+    from mc_threat.engine.sweep import run_sweep
 
     grid = config_from_dict({"model": {"n_states": 4}, "run": {"systems": 20},
                              "sweep": {"design": "grid",

@@ -12,8 +12,8 @@ from conftest import make_config, open_store
 import mc_threat as mt
 from mc_threat.config import ConfigError
 from mc_threat.design import design_points, factor_names
-from mc_threat.engine import block_groups
-from mc_threat.sweep import run_sweep
+from mc_threat.engine.sweep import run_sweep
+from mc_threat.engine.tasks import block_groups
 
 
 def design_of(sweep: dict, **sections):

@@ -16,8 +16,8 @@ from conftest import assert_clean_error, run_cli, store_files, write_config
 
 pytest.importorskip("ema_workbench")
 
+from mc_threat.analysis.discover import discover, discover_store, read_result  # noqa: E402
 from mc_threat.config import ConfigError, load_config  # noqa: E402
-from mc_threat.discover import discover, discover_store, read_result  # noqa: E402
 from mc_threat.store import StoreError  # noqa: E402
 
 FACTORS = ["model.weights.power", "model.reach", "model.viability", "generator.power_sigma"]
@@ -194,7 +194,7 @@ WEIGHTS_LHS = {
 
 @pytest.fixture(scope="module")
 def weights_lhs(tmp_path_factory):
-    from mc_threat.sweep import run_sweep
+    from mc_threat.engine.sweep import run_sweep
 
     base = tmp_path_factory.mktemp("lhs")
     cfg = write_config(base / "lhs.yaml", WEIGHTS_LHS)
@@ -239,7 +239,7 @@ def test_an_outcome_of_pure_noise_gives_no_box(tmp_path):
     assert d.boxes == []
     best = d.as_dict()["next_best"]
     assert 0.3 <= best["density"] < 0.8
-    from mc_threat.discover import summary_text
+    from mc_threat.analysis.discover import summary_text
 
     assert "no box reaches density 0.8" in summary_text(d)
     assert read_result(path, "prim", "outcome_a").sizes["box"] == 0

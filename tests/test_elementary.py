@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from mc_threat import elementary as E
 from mc_threat.kernels import elementary as K
+from mc_threat.model import elementary as E
 
 MILLION = 1_000_000
 

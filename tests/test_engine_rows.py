@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from mc_threat.config import coerce_generator
-from mc_threat.engine import Group, compute_task
-from mc_threat.generate import generator_vector
-from mc_threat.model import params_vector
+from mc_threat.engine.tasks import Group, compute_task
+from mc_threat.model.batch import params_vector
+from mc_threat.model.generate import generator_vector
 
 
 def _w(power, proximity, offense, intent, **other):

@@ -104,7 +104,7 @@ def test_run_sweep_at_the_top_of_a_script_without_the_guard_runs_in_process(tmp_
     script = tmp_path / "noguard.py"
     script.write_text(
         "import mc_threat as mt\n"
-        "from mc_threat.sweep import run_sweep\n"
+        "from mc_threat.engine.sweep import run_sweep\n"
         f"run_sweep(mt.load_config({str(cfg)!r}), 'a.zarr', workers=2, progress=False)\n"
         "print('finished')\n")
     proc = subprocess.run([sys.executable, script.name], cwd=tmp_path, capture_output=True,
@@ -114,7 +114,7 @@ def test_run_sweep_at_the_top_of_a_script_without_the_guard_runs_in_process(tmp_
     assert "line 3 of" in proc.stderr and "__main__" in proc.stderr and \
         "runs in this process" in proc.stderr, proc.stderr
     from mc_threat.config import load_config
-    from mc_threat.sweep import run_sweep
+    from mc_threat.engine.sweep import run_sweep
 
     run_sweep(load_config(cfg), tmp_path / "b.zarr", workers=0, progress=False)
     assert_store_files_identical(tmp_path / "a.zarr", tmp_path / "b.zarr")

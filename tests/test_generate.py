@@ -11,8 +11,8 @@ from scipy import stats
 
 import mc_threat
 from mc_threat import ConfigError, GeneratorParams, Systems, generate_systems
-from mc_threat.elementary import cbrt_py, exp_py, log_py, pow_py, sincos2pi_py
 from mc_threat.kernels.rng import MAX_STATES
+from mc_threat.model.elementary import cbrt_py, exp_py, log_py, pow_py, sincos2pi_py
 
 # ------------------------------------------------------------------ independent reference
 # Written from the documented layout (rng.py docstring, MODEL.md section 6), in plain Python.

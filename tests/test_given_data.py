@@ -12,9 +12,9 @@ import pytest
 import xarray as xr
 from conftest import assert_clean_error, run_cli, store_files
 
+from mc_threat.analysis.given_data import analyze_given, analyze_given_store
+from mc_threat.analysis.sensitivity import analyze_store
 from mc_threat.config import ConfigError
-from mc_threat.given_data import analyze_given, analyze_given_store
-from mc_threat.sensitivity import analyze_store
 
 NAMES = ["model.weights.power", "model.reach", "model.viability"]
 COEF = np.array([4.0, 2.0, 0.0])
@@ -174,7 +174,7 @@ def test_real_lhs_sweep_outcome_of_the_power_weight_alone(tmp_path):
     outcome is a function of the power weight alone: RBD-FAST gives the intent shape an S1
     within its interval of 0 and the power weight nearly all the variance."""
     from mc_threat.config import config_from_dict
-    from mc_threat.sweep import run_sweep
+    from mc_threat.engine.sweep import run_sweep
 
     cfg = config_from_dict({
         "model": {"n_states": 6, "weights": {"intent": 0.0}},

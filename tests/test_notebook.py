@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mc_threat.analysis.sensitivity import run_sensitivity
 from mc_threat.config import config_from_dict
-from mc_threat.sensitivity import run_sensitivity
-from mc_threat.sweep import run_sweep
+from mc_threat.engine.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "explore_results.ipynb"

@@ -8,8 +8,8 @@ import pytest
 
 import mc_threat as mt
 from mc_threat.config import config_from_dict
+from mc_threat.engine.sweep import run_sweep
 from mc_threat.store import StoreError
-from mc_threat.sweep import run_sweep
 
 GRID = {"run": {"seed": 5, "systems": 300, "chunk": 150},
         "sweep": {"design": "grid", "factors": {"model.n_states": [4, 6],

@@ -1,4 +1,4 @@
-"""Figures (mc_threat.plot) and ``mc-threat plot``: what is drawn is what is stored.
+"""Figures (mc_threat.analysis.plot) and ``mc-threat plot``: what is drawn is what is stored.
 
 Each figure is checked against numbers computed independently from the store with plain
 xarray/numpy: bar heights and whiskers are the stored indices and intervals, heatmap cells
@@ -18,11 +18,11 @@ import pytest
 import xarray as xr
 
 import mc_threat as mt
-from mc_threat import plot
+from mc_threat.analysis import plot
+from mc_threat.analysis.sensitivity import run_sensitivity
 from mc_threat.config import ConfigError, config_from_dict
-from mc_threat.sensitivity import run_sensitivity
+from mc_threat.engine.sweep import run_sweep
 from mc_threat.store import Store, StoreError, open_results
-from mc_threat.sweep import run_sweep
 
 SOBOL = {
     "model": {"n_states": 6},
@@ -372,7 +372,7 @@ def test_plot_store_errors(stores, tmp_path):
 
 
 def run_command(argv):
-    from mc_threat.cli_analysis import add_analysis_parsers
+    from mc_threat.cli.analysis import add_analysis_parsers
 
     p = argparse.ArgumentParser(prog="mc-threat")
     add_analysis_parsers(p.add_subparsers(dest="command", required=True))

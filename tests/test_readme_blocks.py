@@ -110,7 +110,7 @@ def _commands(text: str) -> list[str]:
 HARNESS = f"""\
 # --- test harness: fewer systems per point, a smaller calibration (a block that sets
 # systems, draws or sweep keeps its own) ---
-import mc_threat.cases as _ca, mc_threat.sensitivity as _se, mc_threat.sweep as _sw
+import mc_threat.cases as _ca, mc_threat.analysis.sensitivity as _se, mc_threat.engine.sweep as _sw
 def _small(f):
     def g(*a, **k):
         k.setdefault("systems", {SMALL_SYSTEMS})

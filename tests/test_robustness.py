@@ -56,17 +56,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mc_threat as mt
-import mc_threat.sweep as sweep_mod
+import mc_threat.engine.sweep as sweep_mod
 from mc_threat.config import ConfigError, load_config
+from mc_threat.engine.check import check_store
+from mc_threat.engine.sweep import run_sweep
 from mc_threat.store import (
     SAFE_CODECS,
     SAFE_DATA_TYPES,
     Store,
     StoreError,
-    check_store,
     open_results,
 )
-from mc_threat.sweep import run_sweep
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 ENTRIES = yaml.safe_load((CORPUS / "cases.yaml").read_text())
@@ -699,13 +699,13 @@ def test_killed_dask_worker_is_replaced_and_results_are_exact(fault_reference, t
     sweep finishes with a store byte-identical to an uninterrupted run."""
     cfg, ref, tasks = fault_reference
     executors = []
-    real_init = sweep_mod._DaskExecutor.__init__
+    real_init = sweep_mod.DaskExecutor.__init__
 
     def capture(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
         executors.append(self)
 
-    monkeypatch.setattr(sweep_mod._DaskExecutor, "__init__", capture)
+    monkeypatch.setattr(sweep_mod.DaskExecutor, "__init__", capture)
     killed = []
     writes = []
     real_write = Store.write_task

@@ -33,6 +33,6 @@ def test_record_bytes_match_the_store():
     """The bytes per (point, chunk) record the scaling figures use are the store's."""
     from mc_threat.kernels import N_CHOICES, N_OUTCOMES, N_POWER_BINS
     from mc_threat.kernels.stats import N_MOMENTS
-    from mc_threat.scaling import RECORD_BYTES
+    from mc_threat.perf.scaling import RECORD_BYTES
 
     assert RECORD_BYTES == (N_OUTCOMES * N_MOMENTS + N_POWER_BINS * N_CHOICES) * 8

@@ -1,4 +1,4 @@
-"""Sensitivity analysis: SALib's analyzers over sweep stores (mc_threat.sensitivity).
+"""Sensitivity analysis: SALib's analyzers over sweep stores (mc_threat.analysis.sensitivity).
 
 * the code path from (problem, X, Y) to indices reproduces the analytic indices of the
   Ishigami and Sobol G functions within their confidence intervals, and Morris effects of a
@@ -28,8 +28,7 @@ from SALib.sample import sobol as sobol_sample
 from SALib.test_functions import Ishigami, Sobol_G
 
 import mc_threat as mt
-from mc_threat.config import ConfigError, config_from_dict
-from mc_threat.sensitivity import (
+from mc_threat.analysis.sensitivity import (
     ANALYSIS_VARS,
     DEFAULT_FACTORS,
     analyze,
@@ -42,6 +41,7 @@ from mc_threat.sensitivity import (
     systems_for_noise_share,
     with_default_sweep,
 )
+from mc_threat.config import ConfigError, config_from_dict
 from mc_threat.store import Store, StoreError, open_results
 
 # ---------------------------------------------------------------------------------------------
@@ -362,7 +362,7 @@ def test_rerun_replaces_only_the_analysis(sobol_store, tmp_path):
 def test_analysis_again_never_recomputes_the_sweep(sobol_store, tmp_path, monkeypatch):
     import shutil
 
-    import mc_threat.sweep
+    import mc_threat.engine.sweep
 
     src, _ = sobol_store
     path = tmp_path / "again.zarr"
@@ -373,7 +373,7 @@ def test_analysis_again_never_recomputes_the_sweep(sobol_store, tmp_path, monkey
     def no_sweep(*args, **kwargs):
         raise AssertionError("the sweep ran again")
 
-    monkeypatch.setattr(mc_threat.sweep, "run_sweep", no_sweep)
+    monkeypatch.setattr(mc_threat.engine.sweep, "run_sweep", no_sweep)
     config = config_from_dict(IGNORED)
     # the same config on a complete store: detected, analysed only
     report = run_sensitivity(config, path, workers=0, progress=False)
@@ -425,7 +425,7 @@ def test_existing_store_of_another_config_is_refused(sobol_store, tmp_path):
 
 
 def test_grid_designs_are_refused(tmp_path):
-    from mc_threat.sweep import run_sweep
+    from mc_threat.engine.sweep import run_sweep
 
     grid = config_from_dict({"model": {"n_states": 4}, "run": {"systems": 20},
                              "sweep": {"design": "grid",
@@ -551,7 +551,7 @@ def test_noise_estimate_matches_the_noise_between_two_seeds(tmp_path):
 
 
 def parser():
-    from mc_threat.cli_analysis import add_analysis_parsers
+    from mc_threat.cli.analysis import add_analysis_parsers
 
     p = argparse.ArgumentParser(prog="mc-threat")
     add_analysis_parsers(p.add_subparsers(dest="command", required=True))
@@ -606,8 +606,8 @@ def test_command_through_the_main_entry_point(sobol_store, tmp_path, capsys):
 
 
 def test_store_noise_is_batch_means_over_the_stored_chunks(sobol_store):
+    from mc_threat.analysis.sensitivity import _noise_from_chunks
     from mc_threat.kernels.stats import M_COUNT, M_MEAN
-    from mc_threat.sensitivity import _noise_from_chunks
 
     path, _ = sobol_store
     store = Store(path)

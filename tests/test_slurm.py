@@ -146,7 +146,7 @@ def slurm(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("a one-node SLURM needs root to run slurmd")
     pytest.importorskip("dask_jobqueue")
-    from mc_threat.sweep import warm_kernels
+    from mc_threat.engine.sweep import warm_kernels
 
     warm_kernels()  # the jobs' workers load the kernel from the cache
     base = tmp_path_factory.mktemp("slurm", numbered=True)

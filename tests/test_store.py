@@ -31,8 +31,8 @@ from conftest import (
 import mc_threat as mt
 import mc_threat.store as store_mod
 from mc_threat.config import config_from_yaml, config_hash, load_config
+from mc_threat.engine.sweep import SweepInterrupted, run_sweep
 from mc_threat.store import STATS, Store, StoreError, open_results, write_region
-from mc_threat.sweep import SweepInterrupted, run_sweep
 
 SMALL = {
     "model": {"n_states": 6},

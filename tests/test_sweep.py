@@ -29,10 +29,10 @@ from conftest import (
 )
 
 import mc_threat as mt
-from mc_threat.engine import monte_carlo
+from mc_threat.engine.sweep import run_sweep
+from mc_threat.engine.tasks import monte_carlo
 from mc_threat.kernels.stats import summary_from_moments
 from mc_threat.store import STATS, Store
-from mc_threat.sweep import run_sweep
 
 # ---------------------------------------------------------------------------------------------
 # 0, 1 and 2 workers give byte-identical stores

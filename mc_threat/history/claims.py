@@ -26,14 +26,14 @@ US, USSR, GERMANY, CHINA = 2, 365, 255, 710
 
 
 def _blocs(case, rows, power=None, offense=None, intent=None):
-    from ..cases import _evaluate_points
+    from ..cases import evaluate_points
 
     P, n = rows.shape[0], case.n
     o = [np.empty((P, n), dt) for dt in (np.int32, np.float64, np.int8, np.int32, np.int64)]
     b = [np.empty((P, n), dt) for dt in (np.int32, np.float64, np.int8, np.int32, np.int64)]
     c1, c2 = np.empty(P, np.int64), np.empty(P, np.int64)
     h = case.intent_matrix() if intent is None else intent
-    _evaluate_points(rows, case.power if power is None else power,
+    evaluate_points(rows, case.power if power is None else power,
                      case.offense if offense is None else offense, np.ascontiguousarray(h),
                      case.distance, case.side_codes, len(case.sides), *o, c1, *b, c2)
     return o[3], b[3], c1
@@ -79,7 +79,7 @@ def _evaluate_claim(case, metric, holds, rows_region, draws, seed):
     """The metric and whether the claim holds: record, defaults (BoT and BoP), over the
     calibrated region and under attribute uncertainty."""
     from ..cases import perturbed_attributes
-    from ..model import params_vector
+    from ..model.batch import params_vector
 
     row = params_vector(case.model)[None, :]
     bt, bp, _ = _blocs(case, row)

@@ -117,7 +117,7 @@ class HistoryData:
 @lru_cache(maxsize=2)
 def load_history(path: str | None = None) -> HistoryData:
     """Read the history extracts (and the COW states, membership and capitals)."""
-    from ..cow import load_cow
+    from ..cases.cow import load_cow
 
     d = Path(path) if path else data_dir()
     cow = load_cow()

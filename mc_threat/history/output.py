@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..text import table
 from .panel import PASSES, History
 
 SHORT = {"balance_of_threat": "bot", "balance_of_power": "bop"}
@@ -97,20 +98,20 @@ def dataset(h: History):
 
 def write_store(h: History, out, overwrite: bool = False) -> Path:
     """Write the store at ``out`` (see the module doc for the overwrite rule)."""
-    from ..store import _remove, check_new_store
+    from ..store import check_new_store, remove_store
 
     out = Path(out)
     check_new_store(out, overwrite=overwrite)
     ds = dataset(h)
     staging = out.with_name(f".{out.name}.creating")
     if staging.exists() or staging.is_symlink():
-        _remove(staging)  # left by a run killed while writing this store
+        remove_store(staging)  # left by a run killed while writing this store
     out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         ds.to_zarr(staging, mode="w-", zarr_format=3, consolidated=True)
     if out.exists() or out.is_symlink():
-        _remove(out)
+        remove_store(out)
     os.rename(staging, out)
     return out
 
@@ -146,9 +147,8 @@ def format_table(h: History, per_year: bool = True) -> str:
                          _p(pr["balance_of_power"]["p_value"]),
                          _f(e["baselines"]["no_alliances"]["dyadic_accuracy"]),
                          _f(pr["balance_of_threat"]["mean_accuracy"])])
-        from ..cli_case import _table
 
-        lines += _table(rows, right=set(range(1, 12)))
+        lines += table(rows, right=set(range(1, 12)))
         lines.append("")
     lines += summary_lines(r)
     if r.get("skipped_years"):
@@ -218,7 +218,6 @@ def oos_lines(o: dict | None) -> list[str]:
 
 def intent_lines(c: dict) -> list[str]:
     """Text of the intent-source comparison."""
-    from ..cli_case import _table
 
     out = ["", f"intent sources compared ({c['region']} {c['years'][0]}-{c['years'][1]}, "
            "balance of threat)"]
@@ -227,7 +226,7 @@ def intent_lines(c: dict) -> list[str]:
         rows.append([k, _f(v["dyadic_accuracy"]), _f(v["mcc"]), _f(v["permutation_mean_mcc"]),
                      _p(v["permutation_p"]), _f(v.get("test_accuracy")),
                      _f(v.get("test_mcc")), _p(v.get("test_permutation_p"))])
-    out += _table(rows, right=set(range(1, 8)))
+    out += table(rows, right=set(range(1, 8)))
     f = c.get("favoured")
     if f:
         out.append(f"favoured in the panel: {f['source']} (mcc {f['mcc_margin']:+.3f} over "

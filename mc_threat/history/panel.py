@@ -1,7 +1,7 @@
 """Every system-year of a region and period, predicted and scored (``mc-threat history``).
 
 :func:`predict` evaluates a :class:`~.data.YearSystem` under rows of model parameters with
-the case kernels (``mc_threat.cases._evaluate_points``: CINC, great-circle proximity, the
+the case kernels (``mc_threat.cases.evaluate_points``: CINC, great-circle proximity, the
 engine's threat, choice and bloc code), giving the blocs of balance of threat and of balance
 of power (the same procedure with weights (1, 0, 0, 0), docs/model.md decision 1).
 :func:`run_history` scores them year by year against the observed ATOP alliances beside the
@@ -17,51 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import ModelParams, coerce_params
-from ..model import params_vector
+from ..config import ModelParams
 from .data import CITATIONS, FIRST_YEAR, LAST_YEAR, build_year, load_history, parse_intent
+from .predict import DEFAULT_MODEL, default_params, predict  # noqa: F401  (re-exported)
 from .score import Counts, counts_many, null_models, permutation_null, permutation_tp, pooled
-
-DEFAULT_MODEL = {"form": "additive",
-                 "weights": {"power": 1.0, "proximity": 1.0, "offense": 1.0, "intent": 1.0},
-                 "reach": 1000.0, "bandwagon_ratio": 0.1, "viability": 0.5,
-                 "neutral_below": 0.0}
-"""The shipped cases' default model (reach in km), used unless options change it."""
 
 DEFAULT_PERMUTATIONS = 1000
 DEFAULT_SEED = 20260101
 PASSES = ("balance_of_threat", "balance_of_power")
-
-
-def default_params(**updates) -> ModelParams:
-    base = json.loads(json.dumps(DEFAULT_MODEL))
-    w = updates.pop("weights", None)
-    if w:
-        base["weights"].update(w)
-    base.update(updates)
-    return coerce_params(base)
-
-
-def predict(system, params) -> tuple[np.ndarray, np.ndarray]:
-    """Blocs ``(P, n)`` of balance of threat and of balance of power for ``P`` parameter rows
-    (``params``: a ModelParams or a (P, N_PARAMS) array of :func:`params_vector` rows)."""
-    from ..cases import _evaluate_points
-
-    rows = params_vector(params)[None, :] if isinstance(params, ModelParams) else \
-        np.ascontiguousarray(params, dtype=np.float64)
-    P, n = rows.shape[0], system.n
-    out = {k: np.empty((P, n), dt) for k, dt in (
-        ("target", np.int32), ("theta", np.float64), ("choice", np.int8), ("bloc", np.int32),
-        ("pred", np.int64), ("btarget", np.int32), ("btheta", np.float64),
-        ("bchoice", np.int8), ("bbloc", np.int32), ("bpred", np.int64))}
-    correct = np.empty(P, np.int64)
-    bcorrect = np.empty(P, np.int64)
-    side = np.full(n, -1, np.int32)
-    _evaluate_points(rows, system.power, system.offense, system.intent, system.distance, side,
-                     1, out["target"], out["theta"], out["choice"], out["bloc"], out["pred"],
-                     correct, out["btarget"], out["btheta"], out["bchoice"], out["bbloc"],
-                     out["bpred"], bcorrect)
-    return out["bloc"], out["bbloc"]
 
 
 def parse_years(text: str) -> tuple[int, int]:

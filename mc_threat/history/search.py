@@ -32,11 +32,11 @@ DEFAULT_TEST = (1919, 2014)
 def design_rows(base, points: int, seed: int = 1):
     """``points`` LHS rows (P, N_PARAMS) over the cases' calibration factors, and their
     parameter values (P dicts)."""
-    from ..cases import DEFAULT_SWEEP, _resolve_design
-    from ..model import params_vector
+    from ..cases import DEFAULT_SWEEP, resolve_design
+    from ..model.batch import params_vector
 
     sweep = {**DEFAULT_SWEEP, "samples": points, "seed": seed}
-    names, values, configs, *_ = _resolve_design(base, sweep)
+    names, values, configs, *_ = resolve_design(base, sweep)
     rows = np.stack([params_vector(c.model) for c in configs])
     pts = [{n: float(values[p, j]) for j, n in enumerate(names)} for p in range(len(configs))]
     return rows, pts
@@ -57,7 +57,7 @@ def out_of_sample(region, years, *, intent="mid", data=None, base=None,
                   design_seed: int = 1) -> dict:
     """Calibrate on ``train`` years, score on ``test`` years (both clipped to ``years``),
     with the permutation test of the search on the training years. See the module doc."""
-    from .panel import default_params, predict
+    from .predict import default_params, predict
 
     base = base or default_params()
     tr, te = _clip(train, years), _clip(test, years)
@@ -157,7 +157,7 @@ def leave_one_case_out(points: int = 4000, design_seed: int = 1,
     """Each shipped case scored at the design point best on the other cases (mean accuracy,
     ties to the lower index), beside its in-sample best, its defaults and its majority null
     (every state on the largest observed side)."""
-    from ..cases import _evaluate_points, evaluate_case, load_case
+    from ..cases import evaluate_case, evaluate_points, load_case
 
     loaded = [load_case(c) for c in cases]
     rows, pts = design_rows(loaded[0].model, points, design_seed)
@@ -172,7 +172,7 @@ def leave_one_case_out(points: int = 4000, design_seed: int = 1,
             ("t", np.int32), ("th", np.float64), ("ch", np.int8), ("b", np.int32),
             ("p", np.int64))}
         bcorrect = np.empty(P, np.int64)
-        _evaluate_points(rows, c.power, c.offense, np.ascontiguousarray(c.intent_matrix()),
+        evaluate_points(rows, c.power, c.offense, np.ascontiguousarray(c.intent_matrix()),
                          c.distance, c.side_codes, k, o["t"], o["th"], o["ch"], o["b"], o["p"],
                          correct, bo["t"], bo["th"], bo["ch"], bo["b"], bo["p"], bcorrect)
         acc[c.name] = (correct / c.n_scored, bcorrect / c.n_scored)

@@ -5,14 +5,14 @@ One system at a time, writing into caller-provided arrays.
 
 from __future__ import annotations
 
-from numba import njit
+from .decorators import inline
 
 BALANCE = 0
 BANDWAGON = 1
 NEUTRAL = 2
 
 
-@njit(inline="always", cache=True)
+@inline
 def coalition_sums(power, target, choice, s_bal, s_wag, n_bal):
     """Per target ``t``: ``S_B(t)``, ``S_W(t)`` and ``|B_t|`` for the given choices.
 
@@ -34,7 +34,7 @@ def coalition_sums(power, target, choice, s_bal, s_wag, n_bal):
             s_wag[t] += power[i]
 
 
-@njit(inline="always", cache=True)
+@inline
 def choose(power, target, theta, beta, alpha, neutral_below, choice, s_bal, s_wag, n_bal):
     """Final choices of every state; leaves the final ``S_B``, ``S_W``, ``|B_t|`` behind.
 
@@ -65,7 +65,7 @@ def choose(power, target, theta, beta, alpha, neutral_below, choice, s_bal, s_wa
         coalition_sums(power, target, choice, s_bal, s_wag, n_bal)
 
 
-@njit(inline="always", cache=True)
+@inline
 def blocs(target, choice, bloc):
     """Root label of every state in the alignment forest (MODEL.md section 4).
 

@@ -4,7 +4,7 @@
 (``exp(y log x)``), written in IEEE-754 binary64 additions, multiplications, divisions and
 ``sqrt``-free bit operations only: no fused multiply-add, no fast-math, a fixed order of
 operations. Two twins follow them operation for operation, so all three agree to the last
-bit on every machine: :mod:`mc_threat.elementary` has the NumPy twin (``exp_np``, ...) and
+bit on every machine: :mod:`mc_threat.model.elementary` has the NumPy twin (``exp_np``, ...) and
 the plain-Python twin (``exp_py``, ...). The constants below are shared by all three.
 
 Why our own: the C library's functions differ between machines (glibc picks code paths by
@@ -52,8 +52,10 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
+
+from .decorators import vector_kernel
 
 # --------------------------------------------------------------------------- constants
 SHIFT = float.fromhex("0x1.8p52")  # 1.5 * 2**52: x + SHIFT - SHIFT rounds x to an integer
@@ -168,7 +170,7 @@ def as_float(typingctx, b):
 
 
 # --------------------------------------------------------------------------- functions
-@njit(cache=True, error_model="numpy")
+@vector_kernel
 def exp(x):
     """``e**x`` (see the module docstring)."""
     if x < EXP_LO:
@@ -202,7 +204,7 @@ def exp(x):
     return (p * s1) * s2
 
 
-@njit(cache=True, error_model="numpy")
+@vector_kernel
 def log(x):
     """Natural logarithm (see the module docstring)."""
     sub = x < MIN_NORMAL
@@ -240,7 +242,7 @@ def log(x):
     return y
 
 
-@njit(cache=True, error_model="numpy")
+@vector_kernel
 def sincos2pi(u):
     """``(sin(2 pi u), cos(2 pi u))`` (see the module docstring)."""
     t = u * 4.0 + SHIFT
@@ -275,7 +277,7 @@ def sincos2pi(u):
     return sn, cs
 
 
-@njit(cache=True, error_model="numpy")
+@vector_kernel
 def cbrt(x):
     """Real cube root (see the module docstring)."""
     a = -x if x < 0.0 else x
@@ -302,7 +304,7 @@ def cbrt(x):
     return -t if x < 0.0 else t
 
 
-@njit(cache=True, error_model="numpy")
+@vector_kernel
 def pow_(x, y):
     """``exp(y * log(x))`` for ``x >= 0`` (see the module docstring); ``pow_(0, 0)`` is 1."""
     if y == 0.0:

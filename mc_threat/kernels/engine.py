@@ -22,8 +22,9 @@ for any number of threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, types
+from numba import prange, types
 
+from .decorators import inline, parallel_kernel
 from .evaluate import (
     alignment_of,
     bop_pass,
@@ -50,7 +51,7 @@ RUN_CHUNK_SIGNATURE = (
 ``mc_threat.engine.sweep_kernel`` compiles exactly this one before any worker starts."""
 
 
-@njit(inline="always", cache=True)
+@inline
 def system_scratch(n):
     """Arrays to generate and evaluate one system of ``n`` states at a time, reused.
 
@@ -62,7 +63,7 @@ def system_scratch(n):
             np.empty(n, np.int8), np.empty(n, np.int32))
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel
 def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
     """Generate ``count`` systems and accumulate the outcomes of every parameter row.
 

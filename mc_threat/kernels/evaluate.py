@@ -10,9 +10,10 @@ exact in any order.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from .alignment import blocs, choose
+from .decorators import inline, parallel_kernel
 from .outcomes import bop_summary, hegemon_of, power_bins, system_outcomes
 from .threat import (
     P_ALPHA,
@@ -27,7 +28,7 @@ from .threat import (
 )
 
 
-@njit(inline="always", cache=True)
+@inline
 def workspace(n):
     """Scratch arrays for one system of ``n`` states, reused from system to system.
 
@@ -48,7 +49,7 @@ def workspace(n):
     return f, k, c, prox, bop, theta, tbuf, pflat
 
 
-@njit(inline="always", cache=True)
+@inline
 def prepare_system(power, offense, edges, ws):
     """Per-system work shared by every parameter row: criteria, hegemon, power bins.
 
@@ -61,7 +62,7 @@ def prepare_system(power, offense, edges, ws):
     return h
 
 
-@njit(inline="always", cache=True)
+@inline
 def bop_pass(power, params, h, ws):
     """Balance-of-power pass of one system (after :func:`prepare_system`).
 
@@ -77,7 +78,7 @@ def bop_pass(power, params, h, ws):
     bop_summary(power, k[3], c[0], k[4], f[5], f[6], k[2], h, k[1], bop)
 
 
-@njit(inline="always", cache=True)
+@inline
 def threat_pass(power, intent, params, ws, target, choice, bloc):
     """Balance-of-threat pass of one system into ``target``, ``choice``, ``bloc`` (n,).
 
@@ -87,14 +88,14 @@ def threat_pass(power, intent, params, ws, target, choice, bloc):
     alignment_of(power, params, ws, target, choice, bloc)
 
 
-@njit(inline="always", cache=True)
+@inline
 def threats_of(intent, params, ws, target):
     """Principal threats into ``target``, their levels into the workspace's ``theta``."""
     f, prox, theta = ws[0], ws[3], ws[5]
     principal_threats(params, f[0], f[1], prox, intent, target, theta, ws[6])
 
 
-@njit(inline="always", cache=True)
+@inline
 def alignment_of(power, params, ws, target, choice, bloc):
     """Choices and blocs for the principal threats in ``target`` (after :func:`threats_of`)."""
     f, k, theta = ws[0], ws[1], ws[5]
@@ -103,7 +104,7 @@ def alignment_of(power, params, ws, target, choice, bloc):
     blocs(target, choice, bloc)
 
 
-@njit(inline="always", cache=True)
+@inline
 def finish_system(power, ws, h, target, choice, bloc, out, cbp):
     """Outcomes of one system after both passes; adds its choices to ``cbp``."""
     f, k, c, bop = ws[0], ws[1], ws[2], ws[4]
@@ -112,7 +113,7 @@ def finish_system(power, ws, h, target, choice, bloc, out, cbp):
     count_choices(ws, choice, cbp)
 
 
-@njit(inline="always", cache=True)
+@inline
 def count_choices(ws, choice, cbp):
     """Add the choices of one system to the choice-by-power counts ``cbp`` (10, 3)."""
     bins = ws[1][5]
@@ -120,7 +121,7 @@ def count_choices(ws, choice, cbp):
         cbp[bins[i], choice[i]] += 1
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel
 def evaluate_batch(power, position, offense, intent, params, edges, nblocks,
                    target, choice, bloc, bop_target, bop_choice, outcomes, cbp):
     """Evaluate ``count`` systems under one parameter row.
@@ -157,7 +158,7 @@ def evaluate_batch(power, position, offense, intent, params, edges, nblocks,
             bop_choice[s, :] = c[0]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel
 def threat_matrix_batch(power, position, offense, intent, params, out):
     """Threat matrices (count, n, n) of ``count`` systems, NaN on the diagonal."""
     count, n = power.shape

@@ -11,15 +11,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from .decorators import inline, parallel_kernel, vector_kernel
 from .elementary import cbrt, exp, log, pow_, sincos2pi
 from .rng import DRAWS_PER_STATE, seed_key, system_base, uniform_at
 
 _ONE_THIRD = 1.0 / 3.0
 
 
-@njit(inline="always", cache=True)
+@inline
 def root(x, inv_k):
     """``x ** inv_k``: ``x`` itself for ``inv_k = 1``, ``sqrt`` for 1/2, the engine's
     ``cbrt`` for 1/3 (the common shapes: cheaper and more accurate), else the engine's
@@ -35,13 +36,13 @@ def root(x, inv_k):
     return pow_(x, inv_k)
 
 
-@njit(inline="always", cache=True)
+@inline
 def kumaraswamy(u, inv_a, inv_b):
     """Kumaraswamy(a, b) by inverse CDF: ``(1 - (1 - u)^(1/b))^(1/a)``."""
     return root(1.0 - root(1.0 - u, inv_b), inv_a)
 
 
-@njit(inline="always", cache=True)
+@inline
 def root_into(x, inv_k, out):
     """``out[i] = root(x[i], inv_k)`` for every ``i``, the choice of method made once for
     the whole loop so that each of the four loops runs as vector code."""
@@ -60,7 +61,7 @@ def root_into(x, inv_k, out):
             out[i] = pow_(x[i], inv_k)
 
 
-@njit(inline="always", cache=True)
+@inline
 def kumaraswamy_into(u, inv_a, inv_b, out):
     """``out[i] = kumaraswamy(u[i], inv_a, inv_b)`` (the same operations, loop by loop)."""
     m = u.shape[0]
@@ -72,7 +73,7 @@ def kumaraswamy_into(u, inv_a, inv_b, out):
     root_into(out, inv_a, out)
 
 
-@njit(cache=True, error_model="numpy")
+@vector_kernel
 def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
                  power, position, offense, intent, comp, u):
     """Draw system number ``system`` into ``power`` (n,), ``position`` (n, 2),
@@ -124,7 +125,7 @@ def generate_one(key, system, sigma, rho, inv_oa, inv_ob, inv_ia, inv_ib,
         power[i] = ((c0[i] / tot0 + c1[i] / tot1) + c2[i] / tot2) / 3.0
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel
 def generate_batch(seed, start, gen, nblocks, power, position, offense, intent):
     """Fill ``count`` systems with indices ``start .. start + count - 1``.
 

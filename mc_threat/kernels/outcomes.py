@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from numba import njit
-
 from .alignment import BALANCE, BANDWAGON
+from .decorators import inline
 
 OUTCOMES = (
     "share_balance",
@@ -61,7 +60,7 @@ def power_bin_edges():
     return np.array(POWER_BIN_EDGES)
 
 
-@njit(inline="always", cache=True)
+@inline
 def hegemon_of(power):
     """Index of the strongest state, ties to the smallest index."""
     h = 0
@@ -71,7 +70,7 @@ def hegemon_of(power):
     return h
 
 
-@njit(inline="always", cache=True)
+@inline
 def top_threat(target, counts):
     """State named principal threat by the most states, ties to the smallest index."""
     n = target.shape[0]
@@ -86,7 +85,7 @@ def top_threat(target, counts):
     return best
 
 
-@njit(inline="always", cache=True)
+@inline
 def pass_outcomes(power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts):
     """Summary of one pass (threat or balance of power).
 
@@ -116,7 +115,7 @@ def pass_outcomes(power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts):
     return n_balance, n_bandwagon, t_star, ratio, n_coal, allies, opposed
 
 
-@njit(inline="always", cache=True)
+@inline
 def bop_summary(power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts, out):
     """The balance-of-power pass's share of balancers, containment and whether the hegemon
     is favoured, into ``out`` (3,): computed once and shared by every weight vector."""
@@ -129,7 +128,7 @@ def bop_summary(power, target, choice, bloc, s_bal, s_wag, n_bal, h, counts, out
     out[2] = 1.0 if allies > opposed else 0.0
 
 
-@njit(inline="always", cache=True)
+@inline
 def system_outcomes(power, target, choice, bloc, s_bal, s_wag, n_bal, h,
                     bop_target, bop_choice, bop, counts, out):
     """Write the ``N_OUTCOMES`` outcomes of one system into ``out`` (order of OUTCOMES).
@@ -164,7 +163,7 @@ def system_outcomes(power, target, choice, bloc, s_bal, s_wag, n_bal, h,
     out[O_BOP_HEGEMON_FAVOURED] = bop[2]
 
 
-@njit(inline="always", cache=True)
+@inline
 def power_bins(power, h, edges, bins):
     """Relative-power bin of every state: the largest ``k`` with ``p_i / p_h >= edges[k]``,
     0 below ``edges[0]``."""

@@ -41,7 +41,8 @@ numba silently produces float64 or wraps.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .decorators import inline, kernel
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 SEED_SALT = np.uint64(0xD1B54A32D192ED03)
@@ -60,7 +61,7 @@ MAX_SYSTEMS = 1 << 44
 _TWO_M52 = 2.0**-52
 
 
-@njit(inline="always", cache=True)
+@inline
 def mix64(z):
     """SplitMix64 finaliser: a bijective avalanche of a uint64 word."""
     z = (z ^ (z >> _S30)) * _M1
@@ -68,26 +69,26 @@ def mix64(z):
     return z ^ (z >> _S31)
 
 
-@njit(cache=True)
+@kernel
 def seed_key(seed):
     """Key derived from the user's seed (``0 <= seed < 2**63``)."""
     return mix64(np.uint64(seed) * GOLDEN + SEED_SALT)
 
 
-@njit(inline="always", cache=True)
+@inline
 def system_base(key, system):
     """Counter base of one system: ``key + system * 2**20 * GOLDEN`` (mod 2**64)."""
     return key + ((np.uint64(system) << _DRAW_SHIFT) + _ONE) * GOLDEN
 
 
-@njit(inline="always", cache=True)
+@inline
 def uniform_at(base, draw):
     """The uniform of draw ``draw`` of the system whose counter base is ``base``."""
     bits = mix64(base + np.uint64(draw) * GOLDEN)
     return (np.float64(bits >> _S12) + 0.5) * _TWO_M52
 
 
-@njit(cache=True)
+@kernel
 def uniforms(seed, system, start_draw, count):
     """``count`` consecutive uniforms of one system (for tests and inspection)."""
     base = system_base(seed_key(seed), system)

@@ -9,7 +9,8 @@ thread or worker computed which part.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .decorators import kernel
 
 M_COUNT = 0
 M_MEAN = 1
@@ -19,7 +20,7 @@ M_MAX = 4
 N_MOMENTS = 5
 
 
-@njit(cache=True)
+@kernel
 def empty_moments(shape0, shape1):
     """Moment records of zero observations, (shape0, shape1, N_MOMENTS)."""
     out = np.zeros((shape0, shape1, N_MOMENTS))
@@ -28,7 +29,7 @@ def empty_moments(shape0, shape1):
     return out
 
 
-@njit(cache=True)
+@kernel
 def merge_moments(acc, part):
     """Merge moment records ``part`` into ``acc`` in place (both (a, b, N_MOMENTS)).
 

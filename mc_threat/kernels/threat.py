@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from .decorators import inline
 from .elementary import exp, pow_
 
 # Layout of one parameter row (float64), shared by every kernel.
@@ -32,7 +32,7 @@ FORM_ADDITIVE = 0.0
 FORM_MULTIPLICATIVE = 1.0
 
 
-@njit(inline="always", cache=True)
+@inline
 def proximity_matrix(position, reach, out, flat):
     """``out[i, j] = exp(-|x_i - x_j| / reach)``; ``position`` (n, 2), ``out`` (n, n),
     ``flat`` scratch of at least ``2 n`` values.
@@ -63,7 +63,7 @@ def proximity_matrix(position, reach, out, flat):
             row[j] = exp(row[j])
 
 
-@njit(inline="always", cache=True)
+@inline
 def power_criteria(power, offense, agg, off):
     """Aggregate power ``A_j = p_j / max p`` and offensive capability ``O_j`` (n,).
 
@@ -86,7 +86,7 @@ def power_criteria(power, offense, agg, off):
             off[j] = 0.0
 
 
-@njit(inline="always", cache=True)
+@inline
 def threat_value(form, wa, wd, wo, wi, wsum, ea, ed, eo, ei, a, d, o, h):
     """Threat ``T_ij`` from the criteria ``a = A_j, d = D_ij, o = O_j, h = I_ij``.
 
@@ -107,7 +107,7 @@ def threat_value(form, wa, wd, wo, wi, wsum, ea, ed, eo, ei, a, d, o, h):
     return t
 
 
-@njit(inline="always", cache=True)
+@inline
 def principal_threats(params, agg, off, prox, intent, target, theta, buf):
     """Principal threat ``tau_i`` and its level ``theta_i`` of every state.
 
@@ -179,7 +179,7 @@ def principal_threats(params, agg, off, prox, intent, target, theta, buf):
         theta[i] = level
 
 
-@njit(inline="always", cache=True)
+@inline
 def _additive_monadic_threats(wa, wd, wo, wi, wsum, agg, off, prox, h, target, theta, best):
     """Principal threats of the additive form with monadic intent, column by column.
 
@@ -210,7 +210,7 @@ def _additive_monadic_threats(wa, wd, wo, wi, wsum, agg, off, prox, h, target, t
         target[i] = np.int32(best[i])
 
 
-@njit(inline="always", cache=True)
+@inline
 def _first_max(t, skip):
     """Index of the first maximum of ``t`` over ``j != skip``: ties to the smallest j."""
     best = 1 if skip == 0 else 0
@@ -220,7 +220,7 @@ def _first_max(t, skip):
     return best
 
 
-@njit(inline="always", cache=True)
+@inline
 def _first_max_of_quotients(num, skip, w):
     """First maximiser of ``num[j] / w`` (rounded) over ``j != skip``, and that maximum.
 
@@ -241,7 +241,7 @@ def _first_max_of_quotients(num, skip, w):
     return jm, level
 
 
-@njit(inline="always", cache=True)
+@inline
 def power_threats(agg, target, theta):
     """Principal threats under balance-of-power weights ``(1, 0, 0, 0)``.
 
@@ -264,7 +264,7 @@ def power_threats(agg, target, theta):
         theta[i] = agg[t]
 
 
-@njit(inline="always", cache=True)
+@inline
 def threat_matrix_one(params, agg, off, prox, intent, out):
     """Full threat matrix of one system, NaN on the diagonal (for inspection)."""
     n = agg.shape[0]
