@@ -977,3 +977,22 @@ def test_resume_refuses_a_store_made_by_a_version_with_other_arithmetic(damage_r
                              capsys)
     assert_clean_error(code, out, err, str(store), "mc-threat 0.1.0", "--overwrite")
     assert snapshot(store) == before
+
+
+def test_local_cluster_workers_drop_only_the_shutdown_heartbeat_traceback():
+    """The worker preload filters the one record a heartbeat in flight logs when the sweep
+    closes its own LocalCluster on a busy machine (a traceback on the terminal); every other
+    record of the worker's logger passes."""
+    import logging
+
+    from mc_threat.engine.sweep import _NoHeartbeatTraceback
+
+    f = _NoHeartbeatTraceback()
+
+    def rec(msg):
+        return logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, msg, None,
+                                 None)
+
+    assert not f.filter(rec("Failed to communicate with scheduler during heartbeat."))
+    assert f.filter(rec("Compute Failed"))
+    assert f.filter(rec("Worker stream died during communication: %s"))

@@ -106,8 +106,19 @@ def _sigint_deferred():
             signal.signal(signal.SIGINT, old)
 
 
+class _NoHeartbeatTraceback(logging.Filter):
+    """Drops the worker's "Failed to communicate with scheduler during heartbeat" record (a
+    traceback): in the sweep's own LocalCluster the scheduler goes away only when the sweep
+    closes the cluster, and on a busy machine a heartbeat already in flight then fails."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to communicate with scheduler during "
+                                              "heartbeat")
+
+
 def dask_setup(worker) -> None:
-    """Worker preload (``LocalCluster(preload=["mc_threat.engine.sweep"])``): ignore SIGINT.
+    """Worker preload (``LocalCluster(preload=["mc_threat.engine.sweep"])``): ignore SIGINT,
+    and keep the shutdown quiet.
 
     Ctrl-C reaches every process of the terminal's foreground group. Without this each
     worker process would raise KeyboardInterrupt and print a traceback while the client is
@@ -115,6 +126,7 @@ def dask_setup(worker) -> None:
     """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("distributed.worker").addFilter(_NoHeartbeatTraceback())
 
 
 @dataclass
