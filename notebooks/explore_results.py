@@ -235,7 +235,7 @@ ax.legend()
 # `mc-threat plot STORE --out DIR` does. Each function returns a matplotlib figure:
 
 # %%
-from mc_threat import plot as mtplot  # noqa: E402
+from mc_threat.analysis import plot as mtplot  # noqa: E402
 
 data = ds.load()
 if has_sobol or has_morris:

@@ -606,7 +606,7 @@ def test_command_through_the_main_entry_point(sobol_store, tmp_path, capsys):
 
 
 def test_store_noise_is_batch_means_over_the_stored_chunks(sobol_store):
-    from mc_threat.analysis.sensitivity import _noise_from_chunks
+    from mc_threat.analysis.common import noise_from_chunks as _noise_from_chunks
     from mc_threat.kernels.stats import M_COUNT, M_MEAN
 
     path, _ = sobol_store

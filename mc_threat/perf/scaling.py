@@ -104,9 +104,9 @@ def efficiency(ex, task_seconds=(0.5, 2.0, 8.0, 16.0), points: int = 16,
     workers = len(ex.client.scheduler_info()["workers"])
     import numba
 
-    from .. import engine
     from ..config import config_from_dict
     from ..design import design_points
+    from ..engine import tasks as engine
     from ..engine.tasks import block_groups, compute_task, make_plan
     from ..store import Store, create_store
 
