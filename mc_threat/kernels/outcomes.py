@@ -172,9 +172,9 @@ def power_bins(power, h, edges, bins):
     nbins = edges.shape[0]
     for i in range(n):
         r = power[i] / ph
+        # The edges increase, so that k is the number of edges[1:] at or below r: a count
+        # without branches, which the compiler runs as vector code across states.
         k = 0
-        for b in range(nbins - 1, 0, -1):
-            if r >= edges[b]:
-                k = b
-                break
+        for b in range(1, nbins):
+            k += 1 if r >= edges[b] else 0
         bins[i] = k
