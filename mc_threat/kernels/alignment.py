@@ -5,6 +5,8 @@ One system at a time, writing into caller-provided arrays.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .decorators import inline
 
 BALANCE = 0
@@ -24,14 +26,17 @@ def coalition_sums(power, target, choice, s_bal, s_wag, n_bal):
         s_bal[t] = 0.0
         s_wag[t] = power[t]
         n_bal[t] = 0
+    # Without branches (a choice is a coin flip to the branch predictor): every state adds
+    # its power to both sums, multiplied by 1 or 0. Adding +0.0 leaves a sum of positive
+    # powers unchanged to the bit, so the sums are those of the branching loop.
     for i in range(n):
         t = target[i]
         c = choice[i]
-        if c == BALANCE:
-            s_bal[t] += power[i]
-            n_bal[t] += 1
-        elif c == BANDWAGON:
-            s_wag[t] += power[i]
+        bal = 1.0 if c == BALANCE else 0.0
+        wag = 1.0 if c == BANDWAGON else 0.0
+        s_bal[t] += power[i] * bal
+        s_wag[t] += power[i] * wag
+        n_bal[t] += np.int32(c == BALANCE)
 
 
 @inline
@@ -46,12 +51,8 @@ def choose(power, target, theta, beta, alpha, neutral_below, choice, s_bal, s_wa
     n = power.shape[0]
     for i in range(n):
         t = target[i]
-        if theta[i] < neutral_below:
-            choice[i] = NEUTRAL
-        elif power[i] < beta * power[t]:
-            choice[i] = BANDWAGON
-        else:
-            choice[i] = BALANCE
+        wag = BANDWAGON if power[i] < beta * power[t] else BALANCE
+        choice[i] = NEUTRAL if theta[i] < neutral_below else wag
     coalition_sums(power, target, choice, s_bal, s_wag, n_bal)
     changed = False
     for i in range(n):
