@@ -38,7 +38,7 @@ def test_performance_tables_are_the_kept_benchmark_runs(doc_tables):
     perf = published(doc_tables, "docs/performance.md")
     assert perf["throughput"] == doc_tables.throughput_table()
     assert perf["stages"] == doc_tables.stages_table()
-    assert perf["libm"] == doc_tables.libm_table()
+    assert perf["elementary"] == doc_tables.elementary_table()
     assert published(doc_tables, "README.md")["throughput"] == doc_tables.readme_table()
 
 

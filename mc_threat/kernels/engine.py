@@ -48,7 +48,7 @@ RUN_CHUNK_SIGNATURE = (
     types.float64[:, :, ::1], types.int64[:, :, ::1],  # moments, cbp (out)
 )
 """The one signature :func:`run_chunk` is compiled for (C-contiguous arrays throughout).
-``mc_threat.engine.sweep_kernel`` compiles exactly this one before any worker starts."""
+``mc_threat.engine.tasks.sweep_kernel`` compiles exactly this one before any worker starts."""
 
 
 @inline
@@ -72,7 +72,7 @@ def run_chunk(seed, start, count, n, gen, params, edges, moments, cbp):
     seed : uint64 run seed
     start, count : index of the first system of the chunk, systems in the chunk
     n : states per system
-    gen : (6,) generator vector (see ``mc_threat.generate.generator_vector``)
+    gen : (6,) generator vector (see ``mc_threat.model.generate.generator_vector``)
     params : (P, N_PARAMS) parameter rows
     edges : (10,) relative-power bin edges
     moments : (P, N_OUTCOMES, 5) float64 out, moment records of the chunk
