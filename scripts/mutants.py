@@ -191,17 +191,17 @@ MUTANTS = [
      "            if (mask & bit) == 0 and \\\n",
      "a bloc may be matched to a side it has no scored member of"),
     # --- the engine's own arithmetic (kernels/elementary.py, kernels/generate.py; 0.2.0)
-    ("E1", K + "elementary.py", 'E5 = float.fromhex("0x1.1111111111111p-7")',
+    ("M1", K + "elementary.py", 'E5 = float.fromhex("0x1.1111111111111p-7")',
      'E5 = float.fromhex("0x1.1111111111110p-7")', "an exp coefficient off in its last bit"),
-    ("E2", K + "elementary.py", "    r = hi - lo\n", "    r = hi\n",
+    ("M2", K + "elementary.py", "    r = hi - lo\n", "    r = hi\n",
      "exp's reduction drops the low part of ln 2"),
-    ("E3", K + "elementary.py", "        k = k - 54.0\n", "        k = k - 53.0\n",
+    ("M3", K + "elementary.py", "        k = k - 54.0\n", "        k = k - 53.0\n",
      "log of a subnormal scaled back by the wrong power of 2"),
-    ("E4", K + "elementary.py", "    if (q & _TWO_U) != 0:\n", "    if (q & _ONE_U) != 0:\n",
+    ("M4", K + "elementary.py", "    if (q & _TWO_U) != 0:\n", "    if (q & _ONE_U) != 0:\n",
      "sine's sign taken from the wrong quadrant bit"),
-    ("E5", K + "elementary.py", "    t = t + t * ((r - t) / ((t + t) + r))\n",
+    ("M5", K + "elementary.py", "    t = t + t * ((r - t) / ((t + t) + r))\n",
      "    t = t + t * ((r - t) / (t + r))\n", "cbrt's last Halley step made a Newton-like step"),
-    ("E6", K + "generate.py", "        sin1, cos1 = sincos2pi(u[n + i])\n",
+    ("M6", K + "generate.py", "        sin1, cos1 = sincos2pi(u[n + i])\n",
      "        cos1, sin1 = sincos2pi(u[n + i])\n", "Box-Muller's sine and cosine swapped"),
 ]
 

@@ -20,6 +20,11 @@ def _mutants():
     return mod.MUTANTS
 
 
+def test_mutant_names_are_unique():
+    names = [m[0] for m in _mutants()]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
 @pytest.mark.parametrize("mutant", _mutants(), ids=lambda m: m[0])
 def test_mutant_text_occurs_once_and_changes_the_source(mutant):
     ident, rel, old, new, _what = mutant
