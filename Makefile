@@ -15,7 +15,7 @@ $(BIN)/mc-threat: pyproject.toml
 run: $(BIN)/mc-threat  ## install, then run the default sweep on a local dask cluster
 	$(BIN)/mc-threat sweep configs/default.yaml --out results/default.zarr --overwrite
 
-# The test run compiles every kernel into a fresh, empty numba cache (about 90 s of CPU),
+# The test run compiles every kernel into a fresh, empty numba cache (about 60 s of CPU),
 # removed afterwards: a second guard; cached kernels are already invalidated by any kernel
 # edit (mc_threat/kernels/decorators.py).
 test: $(BIN)/mc-threat  ## install, then run the test suite (benchmarks excluded)

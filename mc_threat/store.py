@@ -98,22 +98,28 @@ store made by an older version is not resumed (its finished tasks would mix with
 
 
 def made_by_version(attrs) -> str | None:
-    """The mc-threat version recorded in a store's ``versions`` attribute, if readable."""
+    """The mc-threat version recorded in a store's ``versions`` attribute; None when there is
+    none to read (a damaged attribute, or "not installed": mc-threat run from a source tree
+    without installing it, whose version is not known)."""
     try:
         v = json.loads((attrs or {}).get("versions", ""))["mc-threat"]
     except (ValueError, KeyError, TypeError):
         return None
-    return v if isinstance(v, str) else None
+    return v if isinstance(v, str) and v != "not installed" else None
 
 
 def version_older(version: str, than: str) -> bool:
-    """``version < than`` for plain ``X.Y.Z`` versions (anything else counts as not older)."""
-    try:
-        a = tuple(int(x) for x in version.split(".")[:3])
-        b = tuple(int(x) for x in than.split(".")[:3])
-    except ValueError:
-        return False
-    return a < b
+    """``version < than``, comparing the leading ``X.Y.Z`` of each (so ``0.1.0+local`` or
+    ``0.1.0.dev3`` count as 0.1.0); a version without one counts as older: a store whose
+    maker cannot be told is not mixed with this version's results."""
+    import re
+
+    def release(v: str):
+        m = re.match(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?", v)
+        return None if m is None else tuple(int(g or 0) for g in m.groups())
+
+    a, b = release(version), release(than)
+    return a is None or (b is not None and a < b)
 
 
 def versions() -> dict[str, str]:

@@ -1,6 +1,9 @@
 """Slow, plain-Python reference of MODEL.md sections 2-5 (threat, choices, blocs, outcomes).
 
-Written from the specification alone, independently of the numba kernels in ``mc_threat``.
+Written from the specification alone, independently of the numba kernels in ``mc_threat``,
+except for the elementary functions of MODEL.md section 9, which the specification makes the
+engine's own: the reference calls their plain-Python twins (``mc_threat.model.elementary``,
+which share the kernels' constants and are checked against mpmath in tests/test_elementary.py).
 Everything here uses python floats, lists and loops; numpy is touched only to turn inputs into
 lists via ``.tolist()``. The arithmetic follows the conventions agreed with the fast path so that
 both agree to the last bit (IEEE doubles; the elementary functions are the engine's own, MODEL.md

@@ -1,7 +1,8 @@
 """The fast path (mc_threat.evaluate / threat_matrix) must agree EXACTLY with tests/reference.py.
 
 Integer arrays are compared with np.array_equal, float outcomes with ``==`` (no tolerance):
-both sides use IEEE doubles, the same operation order and the same libm (see reference.py).
+both sides use IEEE doubles, the same operation order and the engine's own elementary
+functions (the reference through their plain-Python twins; see reference.py).
 On a mismatch the failure message names the family, the first failing system as a standalone
 batch of one (re-checked on its own), the params and every field that differs.
 """

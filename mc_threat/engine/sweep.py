@@ -4,7 +4,7 @@ The client process owns the store: workers compute tasks and return small arrays
 client writes each task's chunk-aligned region and then its manifest entry, and merges a
 block of points as soon as all its chunks are in. Killing the run at any moment loses at
 most the tasks in flight; ``resume=True`` computes only what the manifest lacks, after
-checking the store and repairing any damage (:func:`mc_threat.store.check_store`).
+checking the store and repairing any damage (:func:`mc_threat.engine.check.check_store`).
 
 Ctrl-C in a terminal sends SIGINT to the whole foreground process group, dask's worker
 processes included. The workers ignore it (:func:`dask_setup`, a worker preload): the client

@@ -8,9 +8,10 @@ Every kernel is decorated with one of
   inlining, ``inline="always"``), so that the engine's loop is one compiled function;
 * :func:`parallel_kernel`: a kernel whose ``prange`` loops run on numba's threads;
 * :func:`vector_kernel`: a kernel whose divisions cannot divide by zero by construction (the
-  engine's elementary functions, the generator), compiled without numba's zero-division
-  checks (error model ``"numpy"``): a check inside a loop is a branch that keeps the loop
-  from running as vector code. The results are the same either way.
+  engine's elementary functions, the generator, the profile's plain loops), compiled
+  without numba's zero-division checks (error model ``"numpy"``): a check inside a loop is
+  a branch that keeps the loop from running as vector code. The results are the same
+  either way.
 
 and nothing else sets numba flags: the cache (on), the error model (numba's default,
 ``"python"``: the kernels were written and tested with it, and a division by zero raises

@@ -43,9 +43,13 @@ against ``mpmath``):
 * ``pow_(x, y) = exp(y * log(x))`` for ``x >= 0``; its error grows with ``|y log x|`` (the
   rounding of the product), about ``|y log x| * 2^-53`` relative beyond 1 ulp.
 
-Every function is a plain ``njit`` function of scalars that the compiler inlines into the
-loops that call it; there are no branches on the data except the rare special cases that
-become selects.
+Every function is a function of scalars compiled by ``decorators.vector_kernel`` (no
+zero-division checks); LLVM inlines it into the loops that call it, and since it has no
+branches on the data except special cases that become selects, those loops run as vector
+code. ``as_bits`` and ``as_float`` are numba intrinsics (a bit cast each), the only compiled
+code in the package that does not go through ``decorators``: they emit one LLVM
+instruction and have nothing to cache. NaN in gives NaN out; ``exp`` and ``log`` return
+the one NaN ``np.nan`` (the others pass the argument's NaN through, as their twins do).
 """
 
 from __future__ import annotations
@@ -111,7 +115,7 @@ C12 = float.fromhex("0x1.f9d38a3763cc3p+2")
 C14 = float.fromhex("-0x1.b6e24f44b128fp+0")
 C16 = float.fromhex("0x1.20c62c2f2d7f5p-2")
 
-# Bit patterns (as Python ints; the kernels use the uint64 versions below).
+# Powers of two and thresholds.
 MIN_NORMAL = float.fromhex("0x1p-1022")
 TWO54 = float.fromhex("0x1p54")
 CBRT_TINY = float.fromhex("0x1p-960")  # cbrt scales arguments below this up by 2^162
@@ -119,6 +123,8 @@ CBRT_HUGE = float.fromhex("0x1p960")  # and above this down by 2^162 (so cubes s
 TWO162 = float.fromhex("0x1p162")
 TWO54_INV = float.fromhex("0x1p-54")
 TWO162_INV = float.fromhex("0x1p-162")
+# Bit patterns, as Python ints (the kernels use the uint64 versions below).
+SHIFT_BITS = 0x4338000000000000  # bits of SHIFT
 SQRT_HALF_BITS = 0x3FE6A09E667F3BCD  # bits of sqrt(2)/2
 EXP_ONE = 1023  # exponent bias
 SIGN_BITS = 0x8000000000000000
@@ -140,7 +146,7 @@ _ABS = _U(ABS_BITS)
 _MAGIC = _U(CBRT_MAGIC)
 _CUT26 = _U(CUT26_BITS)
 _BIAS = _U(EXP_ONE)
-_SHIFT_BITS = _U(0x4338000000000000)  # bits of SHIFT
+_SHIFT_BITS = _U(SHIFT_BITS)
 _S52 = _U(52)
 _THREE = _U(3)
 _Q_MASK = _U(3)
@@ -197,11 +203,14 @@ def exp(x):
     t1 = k * 0.5 + SHIFT
     k2 = k - (t1 - SHIFT)
     t2 = k2 + SHIFT
-    # bits(SHIFT + j) = bits(SHIFT) + j and bits(SHIFT) ends in 52 zero bits, so the low
-    # 12 bits of bits(t) + 1023 are those of j + 1023: shifted up, they are 2^j.
+    # bits(SHIFT + j) = bits(SHIFT) + j and the low 51 bits of bits(SHIFT) are zero, so the
+    # low 12 bits of bits(t) + 1023 are those of j + 1023: shifted up, they are 2^j.
     s1 = as_float((as_bits(t1) + _BIAS) << _S52)
     s2 = as_float((as_bits(t2) + _BIAS) << _S52)
-    return (p * s1) * s2
+    y = (p * s1) * s2
+    if x != x:
+        y = np.nan  # one NaN whatever came in (its sign and payload are not the hardware's)
+    return y
 
 
 @vector_kernel

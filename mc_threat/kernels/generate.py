@@ -37,15 +37,10 @@ def root(x, inv_k):
 
 
 @inline
-def kumaraswamy(u, inv_a, inv_b):
-    """Kumaraswamy(a, b) by inverse CDF: ``(1 - (1 - u)^(1/b))^(1/a)``."""
-    return root(1.0 - root(1.0 - u, inv_b), inv_a)
-
-
-@inline
 def root_into(x, inv_k, out):
-    """``out[i] = root(x[i], inv_k)`` for every ``i``, the choice of method made once for
-    the whole loop so that each of the four loops runs as vector code."""
+    """``out[i] = root(x[i], inv_k)`` for every ``i`` (the same operations as :func:`root`),
+    the choice of method made once for the whole loop so that each loop runs as vector
+    code. :func:`root` is the definition; this is how the generator applies it."""
     m = x.shape[0]
     if inv_k == 1.0:
         for i in range(m):
@@ -63,7 +58,8 @@ def root_into(x, inv_k, out):
 
 @inline
 def kumaraswamy_into(u, inv_a, inv_b, out):
-    """``out[i] = kumaraswamy(u[i], inv_a, inv_b)`` (the same operations, loop by loop)."""
+    """Kumaraswamy(a, b) by inverse CDF, ``out[i] = (1 - (1 - u[i])^(1/b))^(1/a)`` with each
+    power taken by :func:`root`, loop by loop."""
     m = u.shape[0]
     for i in range(m):
         out[i] = 1.0 - u[i]

@@ -71,8 +71,9 @@ def uniforms_only(count, n):
     sink = 0.0
     for s in range(count):
         base = system_base(key, s)
-        for k in range(n * DRAWS_PER_STATE):  # as in generate_one
-            u[k] = uniform_at(base, k)
+        for d in range(DRAWS_PER_STATE):  # as in generate_one: stored draw-major
+            for i in range(n):
+                u[d * n + i] = uniform_at(base, i * DRAWS_PER_STATE + d)
         sink += u[s % u.shape[0]]
     return sink
 

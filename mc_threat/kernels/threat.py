@@ -39,9 +39,10 @@ def proximity_matrix(position, reach, out, flat):
 
     Every ordered pair is computed, the diagonal included (``exp(-0) = 1`` exactly):
     ``(x_i - x_j)^2 = (x_j - x_i)^2`` exactly, so the matrix is symmetric, and full rows of
-    ``n`` with the coordinates copied to contiguous arrays, then one ``exp`` loop over the
-    whole matrix, run as vector code without remainders; measured faster than computing
-    each unordered pair once and mirroring it.
+    ``n`` with the coordinates copied to contiguous arrays, then the ``exp`` of each row:
+    loops of length ``n`` that run as vector code (without a scalar remainder when ``n`` is
+    a multiple of the vector width, 8 here); measured faster than computing each unordered
+    pair once and mirroring it.
     """
     n = position.shape[0]
     px = flat[:n]

@@ -24,7 +24,7 @@ __all__ = ["cbrt_np", "cbrt_py", "exp_np", "exp_py", "log_np", "log_py", "pow_np
            "sincos2pi_np", "sincos2pi_py"]
 
 _M64 = (1 << 64) - 1
-_SHIFT_BITS = 0x4338000000000000
+_SHIFT_BITS = K.SHIFT_BITS
 _EXP_POLY = (K.E13, K.E12, K.E11, K.E10, K.E9, K.E8, K.E7, K.E6, K.E5, K.E4, K.E3, K.E2)
 _LOG_POLY = (K.L10, K.L9, K.L8, K.L7, K.L6, K.L5, K.L4, K.L3, K.L2, K.L1)
 _SIN_POLY = (K.S17, K.S15, K.S13, K.S11, K.S9, K.S7, K.S5, K.S3)
@@ -220,6 +220,11 @@ def log_np(x) -> np.ndarray:
 def sincos2pi_np(u) -> tuple[np.ndarray, np.ndarray]:
     """``(sin(2 pi u), cos(2 pi u))`` elementwise, bit for bit the compiled ``sincos2pi``."""
     u = _f64(u)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _sincos2pi_np(u)
+
+
+def _sincos2pi_np(u):
     t = u * 4.0 + K.SHIFT
     r = u - (t - K.SHIFT) * 0.25
     z = r * r

@@ -7,8 +7,9 @@ inputs and require bit-for-bit agreement; the benchmark times a kernel against i
 baseline. The plain-Python references are not part of the package (they are the tests'
 independent reimplementation of MODEL.md, ``tests/reference.py``); the table names them as
 ``"module:function"`` and the tests resolve the name. To add a kernel: give its entry point
-``(systems, params) -> result``, its NumPy twin with the same signature (C-library ``exp``
-and ``pow``, so that it is bit-exact), and its reference.
+``(systems, params) -> result``, its NumPy twin with the same signature (using the NumPy
+twins of the engine's elementary functions, ``mc_threat.model.elementary``, so that it is
+bit-exact), and its reference.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class Comparison:
     Attributes
     ----------
     kernel : ``(systems, params) -> result``, the compiled path
-    numpy : the same with vectorized NumPy (bit-exact: C-library ``exp`` and ``pow``), or None
+    numpy : the same with vectorized NumPy (bit-exact: the elementary functions' NumPy twins),
+        or None
     python : ``"module:function"`` of the plain-Python reference in ``tests/``
     per_system : the reference takes one system's ``(power, position, offense, intent,
         params)`` rather than a batch ``(systems_dict, params)``

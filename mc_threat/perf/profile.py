@@ -1,4 +1,4 @@
-"""Where the time goes: a per-stage profile of the kernels and the C-library floor.
+"""Where the time goes: a per-stage profile of the kernels and the elementary floor.
 
 Part of ``mc-threat bench`` (the ``profile`` entry of ``results/bench.json``). On one numba
 thread it times the sweep kernel's pipeline stage by stage, each stage cumulative on the
@@ -8,7 +8,7 @@ one:
 1. ``generate``: draw the system (hashed uniforms, Box-Muller, lognormal components,
    Kumaraswamy roots);
 2. ``prepare``: criteria ``A`` and ``O``, hegemon, relative-power bins;
-3. ``proximity``: the proximity matrix, ``n (n - 1) / 2`` exponentials;
+3. ``proximity``: the proximity matrix, ``n^2`` distances and exponentials (full rows);
 4. ``bop``: the balance-of-power pass (shared by every weight vector with the same
    ``bandwagon_ratio``, ``viability`` and ``neutral_below``);
 5. ``threats``: principal threats, per weight vector;
@@ -41,7 +41,8 @@ ELEMENTARY = ("exp", "log", "sincos2pi", "cbrt", "sqrt")  # the engine's own (an
 
 
 def libm_calls_per_system(n: int) -> dict:
-    """How often the kernels call each C-library function for one system of ``n`` states,
+    """How often the kernels would call each C-library function for one system of ``n``
+    states if they used the C library's functions (as 0.1.0 did; for comparison),
     at the default generator (MODEL.md section 6): Box-Muller needs 2 ``log``, 2 ``sin``,
     2 ``cos`` and 2 ``sqrt`` per state, the three lognormal components 3 ``exp``, the
     Kumaraswamy(2, 2) offense 2 ``sqrt`` and the Kumaraswamy(1, 3) intent one ``cbrt``, and
@@ -62,7 +63,7 @@ def elementary_calls_per_system(n: int) -> dict:
 
 
 def profile(n: int = 16, count: int = 40_000, rows: int = 16, repeats: int = 9) -> dict:
-    """Profile one thread: microseconds per system for each stage, the C-library floor.
+    """Profile one thread: microseconds per system for each stage, the elementary floor.
 
     Per-row stages (``threats``, ``choices``, ``outcomes``) are timed with ``rows`` weight
     vectors per system and reported per weight vector. Every figure is the best of
