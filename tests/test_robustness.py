@@ -600,9 +600,10 @@ def test_resume_into_an_empty_directory_creates_the_store(tmp_path, capsys):
 # Faults: SIGKILL at random moments, a lost dask worker, Ctrl-C
 # ---------------------------------------------------------------------------------------------
 
-# 2 points x 24 chunks of 10,000 systems: 8 tasks of about 0.2 s each (one core).
+# 2 points x 24 chunks of 10,000 systems of 64 states: 8 tasks of about half a second each
+# (one core; with 16 states 0.2.0 finishes a task in 0.05 s, before a kill can land).
 FAULT_CONFIG = {
-    "model": {"n_states": 16},
+    "model": {"n_states": 64},  # tasks long enough (~0.5 s) for kills to land mid-run
     "run": {"seed": 99, "systems": 240000, "chunk": 10000},
     "sweep": {"design": "grid", "factors": {"model.weights.intent": [0.5, 1.0]}},
 }
