@@ -21,26 +21,11 @@ _ONE_THIRD = 1.0 / 3.0
 
 
 @inline
-def root(x, inv_k):
-    """``x ** inv_k``: ``x`` itself for ``inv_k = 1``, ``sqrt`` for 1/2, the engine's
-    ``cbrt`` for 1/3 (the common shapes: cheaper and more accurate), else the engine's
-    ``pow_(x, inv_k) = exp(inv_k * log(x))``. This function, not a generic ``pow``,
-    defines the generator.
-    """
-    if inv_k == 1.0:
-        return x
-    if inv_k == 0.5:
-        return math.sqrt(x)
-    if inv_k == _ONE_THIRD:
-        return cbrt(x)
-    return pow_(x, inv_k)
-
-
-@inline
 def root_into(x, inv_k, out):
-    """``out[i] = root(x[i], inv_k)`` for every ``i`` (the same operations as :func:`root`),
-    the choice of method made once for the whole loop so that each loop runs as vector
-    code. :func:`root` is the definition; this is how the generator applies it."""
+    """``out[i] = x[i] ** inv_k``, as the generator defines it: ``x`` itself for ``inv_k =
+    1``, ``sqrt`` for 1/2, the engine's ``cbrt`` for 1/3 (the common shapes: cheaper and more
+    accurate), else the engine's ``pow_(x, inv_k) = exp(inv_k * log(x))``. The method is
+    chosen once for the whole loop, so that each loop runs as vector code."""
     m = x.shape[0]
     if inv_k == 1.0:
         for i in range(m):
@@ -59,7 +44,7 @@ def root_into(x, inv_k, out):
 @inline
 def kumaraswamy_into(u, inv_a, inv_b, out):
     """Kumaraswamy(a, b) by inverse CDF, ``out[i] = (1 - (1 - u[i])^(1/b))^(1/a)`` with each
-    power taken by :func:`root`, loop by loop."""
+    power taken by :func:`root_into`, loop by loop."""
     m = u.shape[0]
     for i in range(m):
         out[i] = 1.0 - u[i]

@@ -250,10 +250,6 @@ def _systems_of(systems) -> Systems:
     return systems
 
 
-def _functions():
-    return exp_np, pow_np
-
-
 def threat_matrix_numpy(systems, params=None) -> np.ndarray:
     """Threat matrices ``T[s, i, j]`` (count, n, n), NaN on the diagonal, like
     ``mc_threat.threat_matrix`` (for inspection and for checking the threat arithmetic)."""
@@ -262,7 +258,7 @@ def threat_matrix_numpy(systems, params=None) -> np.ndarray:
     sys_ = _systems_of(systems)
     prm = coerce_params(params)
     w = tuple(float(v) for v in prm.weight_vector())
-    exp, pow_ = _functions()
+    exp, pow_ = exp_np, pow_np
     agg, off = _criteria(sys_.power, sys_.offense)
     t = _threat_values(sys_.position, sys_.intent, agg, off, prm.form, w, prm.reach, exp, pow_)
     diag = np.arange(sys_.n_states)
@@ -294,7 +290,7 @@ def evaluate_numpy(systems, params=None, *, chunk: int | None = None) -> dict:
     systems = _systems_of(systems)
     prm = coerce_params(params)
     w = tuple(float(v) for v in prm.weight_vector())
-    exp, pow_ = _functions()
+    exp, pow_ = exp_np, pow_np
 
     count, n = systems.power.shape
     res = {
