@@ -30,6 +30,7 @@ import numpy as np
 from ..config import ConfigError, config_from_dict
 from ..design import design_points
 from ..store import Store, StoreError, check_new_store, create_store, is_empty_dir
+from . import extend
 from .check import check_store, repair_store
 from .tasks import (  # noqa: F401  (MAX_CHUNKS, MAX_POINT_CHUNKS: re-exported)
     MAX_CHUNKS,
@@ -399,7 +400,9 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
     scheduler : address of an existing dask scheduler to use instead (``tcp://host:8786``).
     cluster_file : YAML file of dask-jobqueue SLURM settings (``configs/cluster_slurm.yaml``)
         to start a SLURM cluster instead.
-    resume : continue an existing store made from the same config.
+    resume : continue an existing store made from the same config; or extend a store made
+        from a Sobol' design of this config with fewer ``sweep.samples``, computing only the
+        new points (:mod:`mc_threat.engine.extend`).
     overwrite : replace an existing store.
     systems : override ``run.systems``.
     """
@@ -416,12 +419,21 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
     plan = make_plan(design.configs, config.run.systems, config.run.chunk)
     out = Path(out)
     # A directory left empty by a run killed while it was creating the store is no store.
+    if resume:
+        extend.recover(out)
     resuming = resume and (out.exists() or out.is_symlink()) and not is_empty_dir(out)
     check = None
+    ext = None
     if resuming:
-        # Read-only: refuses a store of another config, finds damage, touches nothing.
-        check = check_store(out, config, plan, design)
-        done = check.done.copy()
+        # Read-only: a store of a smaller Sobol' design of this config is extended ...
+        ext = extend.plan_extension(out, config, design, plan)
+        if ext is not None:
+            done = ext.done.copy()
+        else:
+            # ... any other is checked: refuses a store of another config, finds damage.
+            _refuse_fewer_samples(out, config)
+            check = check_store(out, config, plan, design)
+            done = check.done.copy()
     else:
         check_new_store(out, overwrite=overwrite or (resume and is_empty_dir(out)))
         done = np.zeros((plan.n_blocks, plan.n_runs), bool)
@@ -433,9 +445,11 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
 
     def submit_args(job):
         b, r = job
-        if b not in groups:
-            groups[b] = block_groups(design.configs, *plan.block_range(b))
-        return config.run.seed, [plan.chunk_range(c) for c in plan.run_chunks(r)], groups[b]
+        lo, hi = extend.job_points(ext, plan, job)
+        key = (b, lo)
+        if key not in groups:
+            groups[key] = block_groups(design.configs, lo, hi)
+        return config.run.seed, [plan.chunk_range(c) for c in plan.run_chunks(r)], groups[key]
 
     compiled = 0.0
 
@@ -455,7 +469,11 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             # Start or reach the cluster before touching the store: a bad --cluster file or
             # an unreachable scheduler must leave an existing store as it was.
             executor = start_executor(len(jobs) or plan.n_tasks)
-        if resuming:
+        if ext is not None:
+            extend.announce(ext, plan)
+            store = extend.build(ext, config, design, plan)
+            _finalize_complete_blocks(store, plan, done)
+        elif resuming:
             if check.problems:
                 for line in check.problems:
                     print(f"mc-threat: {out} is damaged: {line}", file=sys.stderr, flush=True)
@@ -479,6 +497,7 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
                 executor = start_executor(len(jobs))
             bar = _progress_bar(plan, done, progress)
             for (b, r), (moments, cbp) in executor.run(jobs, submit_args):
+                moments, cbp = extend.complete_result(ext, (b, r), moments, cbp)
                 store.write_task(b, r, moments, cbp)
                 done[b, r] = True
                 ran += 1
@@ -502,6 +521,12 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             executor.close()
     return SweepReport(out, plan.n_points, plan.n_tasks, ran,
                        time.perf_counter() - t0, plan.systems, compiled)
+
+
+def _refuse_fewer_samples(out: Path, config) -> None:
+    why = extend.smaller_sobol_message(extend.stored_config(out), config)
+    if why is not None:
+        raise ConfigError(why)
 
 
 def _script_guard(workers: int | None) -> int | None:

@@ -1,0 +1,238 @@
+"""Extending a Sobol' store to a larger ``samples`` (``mc-threat sweep CONFIG --resume``).
+
+A Saltelli design of ``N`` base samples is a prefix of the design of ``2N`` base samples
+made with the same seed: SALib (1.6) draws the base sequence as the first ``N`` points of
+one scrambled Sobol' sequence (``scipy.stats.qmc.Sobol(2 D, scramble=True, seed=seed)
+.random(N)``) and writes each base sample's ``D + 2`` (or ``2 D + 2``) rows together, so
+the first ``N (D + 2)`` points of the larger design are the smaller design's points in the
+same order. This is checked on every extension (point by point, bit for bit) and refused
+if it does not hold, rather than trusted.
+
+Every point's results depend on its config alone (common random numbers, chunks merged
+in chunk order; see :mod:`mc_threat.engine.tasks`), so the finished per-chunk records of
+the old points are copied into the new store unchanged and only the new points are
+computed. A task of the new store whose points are partly old (the block that straddles
+the old end, or a block whose old tasks were unfinished) computes only its new points;
+the client prepends the old points' records before writing it.
+
+The old store is replaced only when the new one holds everything copied: the new store is
+built beside it (``.NAME.extending``), the old one is renamed aside (``.NAME.extended``),
+the new one into place, and the old one removed. A run killed before the swap leaves the
+old store as it was; killed between the two renames, the next ``--resume`` puts the old
+store back (:func:`recover`) and starts the extension again; killed after, the store is an
+ordinary partial store of the larger config and ``--resume`` finishes it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import ConfigError, config_from_dict, config_from_yaml, config_hash
+from ..errors import StoreError
+from ..store import Store, read_json, remove_store, write_template
+from .check import check_store
+
+
+def _staging(out: Path) -> Path:
+    return out.with_name(f".{out.name}.extending")
+
+
+def _aside(out: Path) -> Path:
+    return out.with_name(f".{out.name}.extended")
+
+
+def recover(out) -> None:
+    """Undo what an extension killed mid-swap left: the old store renamed aside and no new
+    store in its place (put back), or the new store in place and the old one still aside
+    (removed: it was renamed by mc-threat and everything needed was copied)."""
+    out = Path(out)
+    aside = _aside(out)
+    if not aside.is_dir() or aside.is_symlink():
+        return
+    if not (out.exists() or out.is_symlink()):
+        os.rename(aside, out)
+        print(f"mc-threat: {out}: put back the store an interrupted extension had renamed "
+              f"to {aside.name}", file=sys.stderr, flush=True)
+    elif (out / "_work" / "zarr.json").is_file():
+        remove_store(aside)
+
+
+def stored_config(out: Path):
+    """The config stored in a results store, or None when it cannot be read."""
+    root, _ = read_json(out / "zarr.json")
+    attrs = (root or {}).get("attributes")
+    text = attrs.get("config") if isinstance(attrs, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return config_from_yaml(text, source="stored config")
+    except ConfigError:
+        return None
+
+
+def extends(old, new) -> bool:
+    """Whether config ``new`` is config ``old`` with a Sobol' design of more base samples
+    (every other setting equal)."""
+    if old is None or new.sweep is None or old.sweep is None:
+        return False
+    if new.sweep.design != "sobol" or old.sweep.design != "sobol":
+        return False
+    if new.sweep.samples <= old.sweep.samples:
+        return False
+    d = old.model_dump(mode="python")
+    d["sweep"]["samples"] = new.sweep.samples
+    return config_hash(config_from_dict(d)) == config_hash(new)
+
+
+def smaller_sobol_message(old, new) -> str | None:
+    """The one-line reason a Sobol' store cannot be extended to ``new`` when ``new`` differs
+    from its config only by fewer samples (None otherwise)."""
+    if old is None or new.sweep is None or old.sweep is None:
+        return None
+    if new.sweep.design != "sobol" or old.sweep.design != "sobol":
+        return None
+    if new.sweep.samples >= old.sweep.samples:
+        return None
+    d = old.model_dump(mode="python")
+    d["sweep"]["samples"] = new.sweep.samples
+    if config_hash(config_from_dict(d)) != config_hash(new):
+        return None
+    return (f"sweep.samples: {new.sweep.samples} is fewer than the store's "
+            f"{old.sweep.samples}; --resume extends a Sobol' store to more samples, never "
+            "fewer (the sensitivity command's --convergence analyses prefixes of it)")
+
+
+@dataclass
+class Extension:
+    """What extending ``out`` (made from ``old_config``) to the new config copies and
+    computes. ``done`` marks the new plan's tasks copied whole; ``prefix[(b, r)]`` is the
+    number of leading points of task ``(b, r)`` that are copied, the rest computed."""
+
+    out: Path
+    old_config: object
+    old_points: int
+    new_points: int
+    done: np.ndarray
+    prefix: dict[tuple[int, int], int] = field(default_factory=dict)
+    old_data: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def kept_tasks(self) -> int:
+        return int(self.done.sum())
+
+
+def plan_extension(out, config, design, plan) -> Extension | None:
+    """The extension of store ``out`` to ``config`` (read only), or None when the store was
+    not made from a smaller Sobol' design of ``config``.
+
+    Raises
+    ------
+    StoreError
+        The store is damaged (resume it with its own config first, which repairs it), or
+        the larger design does not start with the store's points.
+    """
+    out = Path(out)
+    old = stored_config(out)
+    if not extends(old, config):
+        return None
+    check = check_store(out, old)
+    if check.problems:
+        raise StoreError(f"{out}: cannot extend a damaged store ({check.problems[0]}); "
+                         "resume it with the config it was made from first, which repairs it")
+    old_design, old_plan = check.design, check.plan
+    n_old = old_design.n_points
+    first = design.values[:n_old]
+    if old_design.factors != design.factors or not _same_values(old_design.values, first):
+        raise StoreError(f"{out}: the design of sweep.samples={config.sweep.samples} does not "
+                         f"start with the store's {n_old} points (the sampler did not keep its "
+                         "sequence), so the store cannot be extended; use another --out")
+    # known[p, r]: every chunk of the new plan's run r is finished for old point p.
+    old_done = check.done
+    known = np.ones((n_old, plan.n_runs), bool)
+    point_block = np.arange(n_old) // old_plan.block
+    for r in range(plan.n_runs):
+        for c in plan.run_chunks(r):
+            known[:, r] &= old_done[point_block, c // old_plan.chunks_per_task]
+    ext = Extension(out, old, n_old, plan.n_points,
+                    np.zeros((plan.n_blocks, plan.n_runs), bool))
+    for b in range(plan.n_blocks):
+        lo, hi = plan.block_range(b)
+        if lo >= n_old:
+            break
+        for r in range(plan.n_runs):
+            col = known[lo:min(hi, n_old), r]
+            k = lo + (int(np.argmin(col)) if not col.all() else col.size)
+            if k == hi:
+                ext.done[b, r] = True
+            elif k > lo:
+                ext.prefix[(b, r)] = k - lo
+    return ext
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape:
+        return False
+    return all(type(x) is type(y) and (x == y or (x != x and y != y))
+               for x, y in zip(a.ravel(), b.ravel(), strict=True))
+
+
+def build(ext: Extension, config, design, plan) -> Store:
+    """Make the extended store in place of the old one and return it open.
+
+    Builds the new store beside the old one, copies the old tasks ``ext.done`` marks (and
+    keeps the old records of the ``ext.prefix`` points in memory, ``ext.old_data``), then
+    swaps the two; see the module docstring for what a kill at any moment leaves."""
+    out = ext.out
+    staging, aside = _staging(out), _aside(out)
+    if staging.exists() or staging.is_symlink():
+        remove_store(staging)  # left by an extension killed before its swap
+    write_template(staging, config, design, plan)
+    old = Store(out)
+    new = Store(staging)
+    for b, r in zip(*np.nonzero(ext.done), strict=True):
+        lo, hi = plan.block_range(b)
+        chunks = plan.run_chunks(r)
+        region = (slice(lo, hi), slice(chunks.start, chunks.stop))
+        new.write_task(int(b), int(r), old.moments[region], old.cbp[region])
+    for (b, r), k in ext.prefix.items():
+        lo, _ = plan.block_range(b)
+        chunks = plan.run_chunks(r)
+        region = (slice(lo, lo + k), slice(chunks.start, chunks.stop))
+        ext.old_data[(b, r)] = (old.moments[region], old.cbp[region])
+    os.rename(out, aside)
+    os.rename(staging, out)
+    remove_store(aside)
+    return Store(out)
+
+
+def job_points(ext: Extension | None, plan, job) -> tuple[int, int]:
+    """The points ``lo .. hi - 1`` task ``job`` computes (its new points only, when its
+    leading points are copied from the old store)."""
+    lo, hi = plan.block_range(job[0])
+    if ext is not None:
+        lo += ext.prefix.get(tuple(job), 0)
+    return lo, hi
+
+
+def complete_result(ext: Extension | None, job, moments, cbp):
+    """A task's records for its whole block: the old points' records prepended to the
+    computed ones when the task computed only its new points."""
+    if ext is None or tuple(job) not in ext.old_data:
+        return moments, cbp
+    m0, c0 = ext.old_data.pop(tuple(job))
+    return np.concatenate([m0, moments]), np.concatenate([c0, cbp])
+
+
+def announce(ext: Extension, plan) -> None:
+    copied = int(ext.done.sum())
+    partial = len(ext.prefix)
+    print(f"mc-threat: extending {ext.out} from sweep.samples={ext.old_config.sweep.samples} "
+          f"({ext.old_points:,} points) to {ext.new_points:,} points: {copied} of "
+          f"{plan.n_tasks} task(s) copied from the store, {partial} computing only their new "
+          "points", file=sys.stderr, flush=True)
+
