@@ -14,6 +14,8 @@ Layout of ``results/NAME.zarr``::
       choice_by_power        (point, chunk, power_bin, choice) per-chunk counts
       task_done              (block, run) uint8: the completion manifest
       block_done             (block,) uint8: block merged into the results
+    /reservoir               only with run.reservoir = K > 0 (``open_reservoir(path)``)
+      <outcome>, <attribute> (point, system) float64: systems 0 .. K-1 at every point
 
 A task is a block of points times a run of chunks of systems (see ``engine.Plan``).
 Every write covers whole zarr chunks of its array (asserted in :func:`write_region`): a
@@ -319,6 +321,51 @@ def write_template(path: Path, config, design, plan) -> None:
                       dtype="uint8", fill_value=0)
     work.create_array("block_done", shape=(plan.n_blocks,), chunks=(1,), dtype="uint8",
                       fill_value=0)
+    if config.run.reservoir:
+        _reservoir_template(path, config, design, plan, ds)
+
+
+RESERVOIR = "reservoir"
+"""The group of a store that keeps the reservoir of systems (``run.reservoir > 0``)."""
+
+
+def reservoir_nodes(config) -> tuple[str, ...]:
+    """The arrays of the reservoir group of a store of ``config`` (none without one)."""
+    from .model.attributes import SYSTEM_ATTRIBUTES
+
+    if config is None or not config.run.reservoir:
+        return ()
+    return tuple(f"{RESERVOIR}/{name}" for name in (*OUTCOMES, *SYSTEM_ATTRIBUTES))
+
+
+def _reservoir_template(path: Path, config, design, plan, root_ds) -> None:
+    """The ``reservoir`` group: every outcome and system attribute of the first
+    ``run.reservoir`` systems at every point, ``(point, system)``, one chunk per block."""
+    import dask.array as da
+    import xarray as xr
+
+    from .model.attributes import SYSTEM_ATTRIBUTES
+
+    P, K = plan.n_points, config.run.reservoir
+    coords = {"point": np.arange(P), "system": np.arange(K)}
+    for name in root_ds.coords:
+        if root_ds[name].dims == ("point",):
+            coords[name] = ("point", root_ds[name].values)
+    data_vars = {}
+    for name, (long_name, units) in [*OUTCOME_INFO.items(), *SYSTEM_ATTRIBUTES.items()]:
+        data_vars[name] = xr.Variable(("point", "system"),
+                                      da.full((P, K), np.nan, chunks=(plan.block, K)),
+                                      attrs={"long_name": long_name, "units": units})
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds.attrs.update({
+        "title": "mc-threat reservoir: systems 0 .. K-1 at every point",
+        "systems_kept": int(K),
+        "outcomes": list(OUTCOMES),
+        "attributes": list(SYSTEM_ATTRIBUTES),
+    })
+    with quiet():
+        ds.to_zarr(path, group=RESERVOIR, mode="w-", compute=False, zarr_format=3,
+                   consolidated=False)
 
 
 def _hash(config) -> str:
@@ -459,14 +506,26 @@ class Store:
         """(blocks, runs) bool: tasks the manifest records as finished."""
         return self.task_done[:, :] == 1
 
-    def write_task(self, b: int, r: int, moments: np.ndarray, cbp: np.ndarray) -> None:
-        """Store task ``(b, r)``'s per-chunk results, then record it in the manifest."""
+    def write_task(self, b: int, r: int, moments: np.ndarray, cbp: np.ndarray,
+                   reservoir: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Store task ``(b, r)``'s per-chunk results (and, from a block's first task in a
+        store that keeps one, the reservoir rows ``(outcomes (points, K, N_OUTCOMES),
+        attributes (points, K, A))``), then record it in the manifest."""
         lo = b * self.block
         hi = lo + moments.shape[0]
         c0 = r * self.chunks_per_task
         c1 = c0 + moments.shape[1]
         write_region(self.moments, (slice(lo, hi), slice(c0, c1)), moments)
         write_region(self.cbp, (slice(lo, hi), slice(c0, c1)), cbp)
+        if reservoir is not None:
+            from .model.attributes import SYSTEM_ATTRIBUTES
+
+            group = self.root[RESERVOIR]
+            outcomes, attributes = reservoir
+            for k, name in enumerate(OUTCOMES):
+                write_region(group[name], (slice(lo, hi),), outcomes[:, :, k])
+            for k, name in enumerate(SYSTEM_ATTRIBUTES):
+                write_region(group[name], (slice(lo, hi),), attributes[:, :, k])
         write_region(self.task_done, (slice(b, b + 1), slice(r, r + 1)), 1)
 
     def finalize_block(self, b: int) -> None:
@@ -551,6 +610,35 @@ def open_results(path, *, unstack: bool = False):
     if unstack:
         ds = _unstack_grid(ds, path)
     return ds
+
+
+def open_reservoir(path):
+    """Open the reservoir of a results store made with ``run.reservoir = K`` as an
+    ``xarray.Dataset`` with dimensions ``(point, system)``: every outcome of MODEL.md
+    section 5 and every system attribute (:data:`mc_threat.model.attributes.SYSTEM_ATTRIBUTES`)
+    of systems ``0 .. K-1`` at every point, the swept factors as coordinates along ``point``.
+
+    Raises
+    ------
+    StoreError
+        ``path`` is not a results store, or it keeps no reservoir.
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if not (path / "zarr.json").exists():
+        raise not_a_store(path)
+    check_safe_metadata(path)
+    if not (path / RESERVOIR / "zarr.json").is_file():
+        raise StoreError(f"{path}: keeps no reservoir of systems (run it with run.reservoir: K "
+                         "in the config, K systems per point)")
+    from .model.attributes import SYSTEM_ATTRIBUTES
+
+    with quiet():
+        ds = xr.open_zarr(path, group=RESERVOIR, consolidated=False)
+    ds = ds[[*OUTCOMES, *SYSTEM_ATTRIBUTES]]  # in a stable order: outcomes, then attributes
+    return ds.assign_coords({name: ds[name].variable.compute() for name in ds.coords
+                             if ds[name].chunks is not None})
 
 
 def _unstack_grid(ds, path: Path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store import Store, quiet
+from ..store import Store, StoreError, quiet
 from ..text import table
 
 SOBOL_VARS = ("S1", "S1_conf", "ST", "ST_conf", "S2", "S2_conf")
@@ -239,6 +239,29 @@ def write_analysis(path: Path, result, attrs: dict) -> None:
         ds.attrs = {**attrs, "sensitivity": result.attrs["sensitivity"]}
         ds.to_zarr(path, mode="a", consolidated=False, zarr_format=3)
         zarr.consolidate_metadata(path)
+
+
+def replace_group(path: Path, parent: str, leaf: str, ds) -> str:
+    """Write ``ds`` into the store at ``path`` as the group ``parent/leaf``, replacing that
+    group if it exists (and nothing else); return the group's path. For analysis results
+    kept beside a sweep's data (``discover/...``, ``features/...``)."""
+    import zarr
+
+    path = Path(path)
+    with quiet():
+        # not the consolidated metadata: it may predate a node written since
+        root = zarr.open_group(path, mode="r+", use_consolidated=False)
+        if parent in root:
+            node = root[parent]
+            if not isinstance(node, zarr.Group):
+                raise StoreError(f"{path}: holds a {parent!r} node that is not a group; "
+                                 "refusing to write over it")
+            if leaf in node:
+                del node[leaf]
+        ds.to_zarr(path, group=f"{parent}/{leaf}", mode="w-", zarr_format=3,
+                   consolidated=False)
+        zarr.consolidate_metadata(path)
+    return f"{parent}/{leaf}"
 
 
 def short_factor(name: str) -> str:

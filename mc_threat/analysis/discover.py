@@ -440,25 +440,10 @@ def _to_dataset(d: Discovery):
 def write_result(path, d: Discovery) -> str:
     """Write ``d`` into the store at ``path`` as the group ``discover/<method>-<outcome>``,
     replacing that group if it exists (and nothing else); return the group's path."""
-    import zarr
+    from .common import replace_group
 
-    path = Path(path)
-    name = group_name(d.method, d.outcome)
-    with quiet():
-        # not the consolidated metadata: it may predate a node written since
-        root = zarr.open_group(path, mode="r+", use_consolidated=False)
-        if DISCOVER_GROUP in root:
-            parent = root[DISCOVER_GROUP]
-            if not isinstance(parent, zarr.Group):
-                raise StoreError(f"{path}: holds a {DISCOVER_GROUP!r} node that is not a "
-                                 "group; refusing to write over it")
-            leaf = name.split("/", 1)[1]
-            if leaf in parent:
-                del parent[leaf]
-        _to_dataset(d).to_zarr(path, group=name, mode="w-", zarr_format=3,
-                               consolidated=False)
-        zarr.consolidate_metadata(path)
-    return name
+    leaf = group_name(d.method, d.outcome).split("/", 1)[1]
+    return replace_group(Path(path), DISCOVER_GROUP, leaf, _to_dataset(d))
 
 
 def read_result(path, method: str, outcome: str):

@@ -10,15 +10,20 @@ text, built on an Agg canvas without pyplot.
                               their confidence intervals, one line per factor.
 * :func:`given_indices_figure` delta, PAWN or RBD-FAST indices of one outcome per factor,
                               with their bootstrap intervals.
+* :func:`features_figure`     permutation importance of each system attribute and swept
+                              factor for one outcome (``mc-threat features``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from matplotlib.patches import Patch
+
 from .plot import COLUMN_WIDTH, factor_label, paper_style, save_figure
 
-__all__ = ["convergence_figure", "given_indices_figure", "save_figure", "trajectory_figure"]
+__all__ = ["convergence_figure", "features_figure", "given_indices_figure", "save_figure",
+           "trajectory_figure"]
 
 
 def _figure(height: float, width: float = COLUMN_WIDTH):
@@ -136,4 +141,32 @@ def given_indices_figure(ds, outcome: str):
             ax.set_xlabel("index")
         axes[0].set_yticks(y, [factor_label(f) for f in factors])
         fig.suptitle(outcome, fontsize=8)
+    return fig
+
+
+def features_figure(s):
+    """Permutation importance (drop of the test R^2 when a feature is shuffled) of every
+    feature for one outcome, most important on top, the standard deviation over the shuffles
+    as a whisker; system attributes and swept factors in two colours. ``s`` is a
+    :class:`mc_threat.analysis.features.FeatureScores`."""
+    order = s.ranking()
+    y = np.arange(len(order))[::-1]
+    with paper_style():
+        fig = _figure(1.1 + 0.2 * len(order))
+        ax = fig.add_subplot()
+        colors = ["C0" if s.kinds[k] == "system" else "C1" for k in order]
+        ax.barh(y, s.permutation_mean[order], xerr=s.permutation_std[order], height=0.6,
+                color=colors, alpha=0.85, error_kw={"elinewidth": 0.7, "capsize": 1.5})
+        labels = [s.features[k].replace("_", " ") if s.kinds[k] == "system"
+                  else factor_label(s.features[k]) for k in order]
+        ax.set_yticks(y, labels)
+        ax.axvline(0, color="0.5", lw=0.5)
+        ax.set_xlabel("drop in test $R^2$ when shuffled")
+        factors = "n/a" if s.r2_factors_only is None else f"{s.r2_factors_only:.2f}"
+        ax.set_title(f"what drives {s.outcome}\n(test $R^2$ {s.r2_test:.2f}; swept factors "
+                     f"alone {factors})")
+        handles = [Patch(color="C0", alpha=0.85, label="system attribute"),
+                   Patch(color="C1", alpha=0.85, label="swept factor")]
+        fig.legend(handles=handles, fontsize=6, frameon=False, loc="outside lower center",
+                   ncols=2)
     return fig

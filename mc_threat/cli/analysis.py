@@ -1,6 +1,7 @@
-"""``mc-threat sensitivity``, ``mc-threat plot`` and ``mc-threat discover``: thin commands over
+"""``mc-threat sensitivity``, ``plot``, ``discover`` and ``features``: thin commands over
 :mod:`mc_threat.analysis.sensitivity`, :mod:`mc_threat.analysis.given_data`,
-:mod:`mc_threat.analysis.plot` and :mod:`mc_threat.analysis.discover`.
+:mod:`mc_threat.analysis.plot`, :mod:`mc_threat.analysis.discover` and
+:mod:`mc_threat.analysis.features`.
 
 :func:`add_analysis_parsers` registers the subcommands on the ``mc-threat`` subparsers and
 sets each one's handler as ``func`` (``args.func(args)`` returns the exit status). Bad input
@@ -136,6 +137,33 @@ def add_analysis_parsers(subparsers) -> None:
                    "(default: <store name>_figures next to the store)")
     d.add_argument("--json", action="store_true", help="print the result as JSON")
     d.set_defaults(func=cmd_discover)
+
+    f = subparsers.add_parser(
+        "features", help="which properties of a system drive an outcome (feature scoring on "
+        "a store's reservoir of systems)",
+        description="Score which system attributes (the hegemon's share of power, power "
+        "concentration, the hegemon's offense and intent, distances, ...) and swept factors "
+        "explain an outcome of the systems a sweep kept (run.reservoir: K in its config): "
+        "scikit-learn extra trees on one row per (point, kept system), permutation "
+        "importance on held-out systems. Prints the ranking with the test R^2 beside the "
+        "R^2 of the swept factors alone and of the null, draws it, and stores it in the "
+        "store's group features/<outcome> (a rerun replaces only that group).")
+    f.add_argument("store", metavar="STORE", help="results store (.zarr) with a reservoir")
+    f.add_argument("--outcome", default="alignment_change", metavar="NAME",
+                   help="outcome to explain (default: alignment_change, where balance of "
+                   "threat and balance of power disagree)")
+    f.add_argument("--max-rows", type=positive_int, default=50_000, metavar="N",
+                   help="use at most N (point, system) rows, drawn at random (default 50000)")
+    f.add_argument("--trees", type=positive_int, default=200, metavar="N",
+                   help="trees of the forest (default 200)")
+    f.add_argument("--repeats", type=positive_int, default=10, metavar="N",
+                   help="shuffles per feature for the permutation importance (default 10)")
+    f.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="seed of the row sample, the trees and the shuffles (default 0)")
+    f.add_argument("--figures", metavar="DIR", help="directory of the figure "
+                   "(default: <store name>_figures next to the store)")
+    f.add_argument("--json", action="store_true", help="print the result as JSON")
+    f.set_defaults(func=cmd_features)
 
 
 def _is_store(path: Path) -> bool:
@@ -331,4 +359,32 @@ def cmd_discover(args) -> int:
         print(summary_text(d))
         print(f"\nboxes written to {args.store} (group {group_name(d.method, d.outcome)}); "
               f"figure: {files[0]}")
+    return 0
+
+
+def cmd_features(args) -> int:
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ..analysis.features import FEATURES_GROUP, features_store, summary_text
+    from ..analysis.plot import default_out_dir
+    from ..analysis.plot_analysis import features_figure, save_figure
+
+    if args.seed < 0:
+        print("mc-threat: error: --seed: must be >= 0", file=sys.stderr)
+        return 2
+    s = features_store(args.store, args.outcome, max_rows=args.max_rows, trees=args.trees,
+                       repeats=args.repeats, seed=args.seed)
+    out = Path(args.figures) if args.figures else default_out_dir(args.store)
+    files = save_figure(features_figure(s), out, f"features_{s.outcome}",
+                        formats=("png", "pdf"))
+    group = f"{FEATURES_GROUP}/{s.outcome}"
+    if args.json:
+        print(json.dumps({**s.as_dict(), "group": group, "figures": [str(f) for f in files]},
+                         indent=2))
+    else:
+        print(summary_text(s))
+        print(f"\nscores written to {args.store} (group {group}); figure: {files[0]}")
     return 0

@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_serializer, model_validator
 
 from .base import FiniteFloat, Frozen, StrictInt, empty_sections_to_defaults, python_scalar
 
@@ -171,11 +171,18 @@ class RunParams(Frozen):
         Systems per task, ``1 <= chunk <= systems``. Results do not depend on it. When
         omitted it is capped at ``systems``, so ``{'systems': 1000}`` alone is valid; an
         explicit chunk larger than ``systems`` is an error.
+    reservoir : int, default 0
+        Keep the outcomes and attributes of the first ``reservoir`` systems (indices
+        ``0 .. reservoir - 1``, the same systems at every point that shares ``n`` and the
+        generator) at every point, in the store's ``reservoir`` group (read it with
+        :func:`mc_threat.store.open_reservoir`; ``mc-threat features`` scores it). At most
+        ``chunk``. 0 keeps none; a config without it hashes as before it existed.
     """
 
     seed: StrictInt = Field(20260101, ge=0, le=SEED_MAX)
     systems: StrictInt = Field(1_000_000, ge=1)
     chunk: StrictInt = Field(_DEFAULT_CHUNK, ge=1)
+    reservoir: StrictInt = Field(0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -196,3 +203,22 @@ class RunParams(Frozen):
         if systems is not None and chunk > systems:
             raise ValueError(f"must not exceed run.systems ({systems}), got {chunk}")
         return chunk
+
+    @field_validator("reservoir")
+    @classmethod
+    def _reservoir_within_chunk(cls, reservoir: int, info: ValidationInfo) -> int:
+        # Every kept system lies in the first chunk, computed by the first task of a block.
+        chunk = info.data.get("chunk")
+        if chunk is not None and reservoir > chunk:
+            raise ValueError(f"must not exceed run.chunk ({chunk}): the kept systems are the "
+                             f"first chunk's, got {reservoir}")
+        return reservoir
+
+    @model_serializer(mode="wrap")
+    def _omit_no_reservoir(self, handler):
+        # A config that keeps no reservoir serializes (and hashes, and is stored) exactly as
+        # before the field existed, so stores made before it still resume.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("reservoir") == 0:
+            data.pop("reservoir")
+        return data

@@ -32,6 +32,7 @@ from ..store import (
     not_a_store,
     quiet,
     read_json,
+    reservoir_nodes,
     version_older,
     write_region,
     write_template,
@@ -351,8 +352,9 @@ def _check_data(path: Path, res: StoreCheck, skip: set[str]) -> None:
     counts = np.array([plan.chunk_range(c)[1] for c in range(C)], dtype=np.float64)
     n_states = np.array([c.model.n_states for c in design.configs], dtype=np.int64)
     arrays = {}
+    reservoir = reservoir_nodes(res.config)
     for node in ("_work/task_done", "_work/block_done", "_work/moments",
-                 "_work/choice_by_power", *OUTCOMES, "choice_by_power"):
+                 "_work/choice_by_power", *OUTCOMES, "choice_by_power", *reservoir):
         arrays[node] = None if node in skip else _open_array(path, node)[0]
 
     done = np.zeros((B, R), bool)
@@ -399,6 +401,8 @@ def _check_data(path: Path, res: StoreCheck, skip: set[str]) -> None:
             m = m_all[:, c0:c1] if m_all is not None else _read(mom, np.s_[lo:hi, c0:c1])
             k = k_all[:, c0:c1] if k_all is not None else _read(cbp, np.s_[lo:hi, c0:c1])
             why = _task_problem(m, k, counts[c0:c1], n_states[lo:hi], M_COUNT, M_M2)
+            if not why and r == 0 and reservoir:
+                why = _reservoir_problem(arrays, reservoir, lo, hi)
             if why:
                 bad_tasks[(b, r)] = why
             else:
@@ -438,6 +442,19 @@ def _check_data(path: Path, res: StoreCheck, skip: set[str]) -> None:
     if finished and not res.problems and (not done.all() or not merged.all()):
         res.problems.append(f"zarr.json: marked finished ({finished}) but "
                             f"{int((~done).sum())} task(s) are not done")
+
+
+def _reservoir_problem(arrays, nodes, lo: int, hi: int) -> str:
+    """Why the reservoir rows of points ``lo .. hi - 1`` (written by the block's first task)
+    cannot be its results ('' if they can)."""
+    for node in nodes:
+        arr = arrays[node]
+        if arr is None:
+            continue  # its metadata is wrong: reported above, data not checked
+        values = _read(arr, np.s_[lo:hi])
+        if values is None or not np.isfinite(values).all():
+            return "reservoir missing"
+    return ""
 
 
 def _task_problem(m, k, counts, n_states, M_COUNT, M_M2) -> str:

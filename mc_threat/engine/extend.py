@@ -194,20 +194,35 @@ def build(ext: Extension, config, design, plan) -> Store:
     write_template(staging, config, design, plan)
     old = Store(out)
     new = Store(staging)
+    kept = config.run.reservoir
     for b, r in zip(*np.nonzero(ext.done), strict=True):
         lo, hi = plan.block_range(b)
         chunks = plan.run_chunks(r)
         region = (slice(lo, hi), slice(chunks.start, chunks.stop))
-        new.write_task(int(b), int(r), old.moments[region], old.cbp[region])
+        rows = _reservoir_rows(old, lo, hi) if kept and r == 0 else None
+        new.write_task(int(b), int(r), old.moments[region], old.cbp[region], rows)
     for (b, r), k in ext.prefix.items():
         lo, _ = plan.block_range(b)
         chunks = plan.run_chunks(r)
         region = (slice(lo, lo + k), slice(chunks.start, chunks.stop))
-        ext.old_data[(b, r)] = (old.moments[region], old.cbp[region])
+        rows = _reservoir_rows(old, lo, lo + k) if kept and r == 0 else None
+        ext.old_data[(b, r)] = (old.moments[region], old.cbp[region], rows)
     os.rename(out, aside)
     os.rename(staging, out)
     remove_store(aside)
     return Store(out)
+
+
+def _reservoir_rows(store: Store, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stored reservoir rows of points ``lo .. hi - 1``: ``(outcomes, attributes)`` as
+    :meth:`Store.write_task` takes them."""
+    from ..kernels import OUTCOMES
+    from ..model.attributes import SYSTEM_ATTRIBUTES
+    from ..store import RESERVOIR
+
+    group = store.root[RESERVOIR]
+    return (np.stack([group[name][lo:hi] for name in OUTCOMES], axis=-1),
+            np.stack([group[name][lo:hi] for name in SYSTEM_ATTRIBUTES], axis=-1))
 
 
 def job_points(ext: Extension | None, plan, job) -> tuple[int, int]:
@@ -219,13 +234,15 @@ def job_points(ext: Extension | None, plan, job) -> tuple[int, int]:
     return lo, hi
 
 
-def complete_result(ext: Extension | None, job, moments, cbp):
-    """A task's records for its whole block: the old points' records prepended to the
-    computed ones when the task computed only its new points."""
+def complete_result(ext: Extension | None, job, moments, cbp, kept=None):
+    """A task's records for its whole block: the old points' records (and reservoir rows)
+    prepended to the computed ones when the task computed only its new points."""
     if ext is None or tuple(job) not in ext.old_data:
-        return moments, cbp
-    m0, c0 = ext.old_data.pop(tuple(job))
-    return np.concatenate([m0, moments]), np.concatenate([c0, cbp])
+        return moments, cbp, kept
+    m0, c0, k0 = ext.old_data.pop(tuple(job))
+    if k0 is not None and kept is not None:
+        kept = tuple(np.concatenate([a, b]) for a, b in zip(k0, kept, strict=True))
+    return np.concatenate([m0, moments]), np.concatenate([c0, cbp]), kept
 
 
 def announce(ext: Extension, plan) -> None:

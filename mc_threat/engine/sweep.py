@@ -38,6 +38,7 @@ from .tasks import (  # noqa: F401  (MAX_CHUNKS, MAX_POINT_CHUNKS: re-exported)
     Plan,
     block_groups,
     check_size,
+    compute_reservoir,
     compute_task,
     make_plan,
     prepare_sweep_kernel,
@@ -168,12 +169,24 @@ def with_systems(config, systems: int | None):
         raise ConfigError(lines) from None
 
 
-def warm_kernels() -> float:
+def warm_kernels(reservoir: bool = False) -> float:
     """Load the sweep kernel from numba's cache, or compile it (announced on stderr), in
     this process before any worker starts, so that workers sharing the cache load it
-    instead of compiling it concurrently. Returns the seconds spent compiling (0 if the
-    kernel was loaded)."""
-    return prepare_sweep_kernel()
+    instead of compiling it concurrently; with ``reservoir``, the generator and evaluation
+    kernels the reservoir uses too. Returns the seconds spent compiling (0 if the kernels
+    were loaded)."""
+    seconds = prepare_sweep_kernel()
+    if reservoir:
+        t0 = time.perf_counter()
+        from ..config import coerce_generator
+        from ..model.batch import params_vector
+        from ..model.generate import generator_vector
+        from .tasks import Group
+
+        one = Group(0, 1, 2, generator_vector(coerce_generator(None)), params_vector({})[None])
+        compute_reservoir(0, [one], 1)
+        seconds += time.perf_counter() - t0
+    return seconds
 
 
 def worker_version() -> str:
@@ -210,14 +223,25 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def dask_task(version: str, seed, chunks, groups, threads):
-    """:func:`~mc_threat.engine.tasks.compute_task` on a dask worker, refused if the worker's
-    mc-threat is not the client's ``version`` (workers may join after the start check)."""
+def run_task(seed, chunks, groups, threads=None, reservoir: int = 0):
+    """One task: :func:`~mc_threat.engine.tasks.compute_task`, and the reservoir rows of its
+    points when the store keeps ``reservoir`` systems and the task holds the first chunk
+    (:func:`~mc_threat.engine.tasks.compute_reservoir`; else None)."""
+    moments, cbp = compute_task(seed, chunks, groups, threads)
+    kept = None
+    if reservoir and chunks and chunks[0][0] == 0:
+        kept = compute_reservoir(seed, groups, reservoir)
+    return moments, cbp, kept
+
+
+def dask_task(version: str, seed, chunks, groups, threads, reservoir: int = 0):
+    """:func:`run_task` on a dask worker, refused if the worker's mc-threat is not the
+    client's ``version`` (workers may join after the start check)."""
     from .. import __version__
 
     if version != __version__:
         raise WorkerMismatch(f"worker runs mc-threat {__version__}, the client {version}")
-    return compute_task(seed, chunks, groups, threads)
+    return run_task(seed, chunks, groups, threads, reservoir)
 
 
 def _default_workers(n_tasks: int) -> int:
@@ -229,7 +253,8 @@ class SyncExecutor:
 
     def run(self, jobs: list[tuple], submit_args: Callable) -> Iterator[tuple]:
         for job in jobs:
-            yield job, compute_task(*submit_args(job))
+            seed, chunks, groups, reservoir = submit_args(job)
+            yield job, run_task(seed, chunks, groups, None, reservoir)
 
     def close(self) -> None:
         pass
@@ -310,7 +335,9 @@ class DaskExecutor:
         stamp = f"{os.getpid()}-{time.time_ns()}"
 
         def submit(job):
-            fut = self.client.submit(dask_task, __version__, *submit_args(job), self.threads,
+            seed, chunks, groups, reservoir = submit_args(job)
+            fut = self.client.submit(dask_task, __version__, seed, chunks, groups, self.threads,
+                                     reservoir,
                                      key=f"mc-threat-{stamp}-{job[0]}-{job[1]}",
                                      retries=3, pure=False)
             futures[fut] = job
@@ -449,13 +476,14 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
         key = (b, lo)
         if key not in groups:
             groups[key] = block_groups(design.configs, lo, hi)
-        return config.run.seed, [plan.chunk_range(c) for c in plan.run_chunks(r)], groups[key]
+        return (config.run.seed, [plan.chunk_range(c) for c in plan.run_chunks(r)], groups[key],
+                config.run.reservoir)
 
     compiled = 0.0
 
     def start_executor(n_tasks: int):
         nonlocal compiled
-        compiled += warm_kernels()
+        compiled += warm_kernels(bool(config.run.reservoir))
         if workers == 0 and local:
             return SyncExecutor()
         return DaskExecutor(workers, scheduler, n_tasks, progress, cluster_file)
@@ -496,9 +524,9 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             if executor is None:  # a repair found tasks to compute
                 executor = start_executor(len(jobs))
             bar = _progress_bar(plan, done, progress)
-            for (b, r), (moments, cbp) in executor.run(jobs, submit_args):
-                moments, cbp = extend.complete_result(ext, (b, r), moments, cbp)
-                store.write_task(b, r, moments, cbp)
+            for (b, r), (moments, cbp, kept) in executor.run(jobs, submit_args):
+                moments, cbp, kept = extend.complete_result(ext, (b, r), moments, cbp, kept)
+                store.write_task(b, r, moments, cbp, kept)
                 done[b, r] = True
                 ran += 1
                 if done[b].all():

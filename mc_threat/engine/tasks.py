@@ -39,6 +39,11 @@ MAX_POINT_CHUNKS = 100_000_000
 """Most (point, chunk) moment records, the size of ``_work/moments`` (60 GB at this bound)."""
 
 
+MAX_RESERVOIR_ROWS = 20_000_000
+"""Most (point, kept system) rows of a reservoir (``run.reservoir``): 24 values of 8 bytes
+each, 3.8 GB at this bound."""
+
+
 def check_size(config, systems_flag: bool = False) -> None:
     """Refuse a sweep too large to plan (before its points are drawn), naming the field.
 
@@ -56,6 +61,10 @@ def check_size(config, systems_flag: bool = False) -> None:
         raise ConfigError(f"{systems}: {run.systems:,} systems in chunks of {run.chunk:,} make "
                           f"{chunks:,} chunks per point; at most {MAX_CHUNKS:,} (raise "
                           "run.chunk)")
+    if points * run.reservoir > MAX_RESERVOIR_ROWS:
+        raise ConfigError(f"run.reservoir: {points:,} points x {run.reservoir:,} kept systems "
+                          f"make {points * run.reservoir:,} rows of outcomes; at most "
+                          f"{MAX_RESERVOIR_ROWS:,} (keep fewer systems or make fewer points)")
     if points * chunks > MAX_POINT_CHUNKS:
         raise ConfigError(f"{systems}: {points:,} points x {chunks:,} chunks of systems make "
                           f"{points * chunks:,} per-chunk records; at most "
@@ -198,6 +207,28 @@ def compute_task(seed: int, chunks: list[tuple[int, int]], groups: list[Group],
             moments[a:b, k] = m
             cbp[a:b, k] = c
     return moments, cbp
+
+
+def compute_reservoir(seed: int, groups: list[Group], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The reservoir rows of the points of ``groups``: systems ``0 .. k - 1`` (the first of
+    the run's systems, the same at every point that shares ``n`` and the generator),
+    generated again and evaluated under every point's parameters.
+
+    Returns outcomes ``(points, k, N_OUTCOMES)`` (the numbers the sweep kernel accumulates
+    for those systems: the same generator and evaluation functions) and attributes
+    ``(points, k, A)`` (:func:`mc_threat.model.attributes.system_attributes`).
+    """
+    from ..model.attributes import system_attributes
+    from ..model.batch import outcome_rows
+    from ..model.generate import generate_from_vector
+
+    outcomes, attributes = [], []
+    for g in groups:
+        systems = generate_from_vector(g.generator, g.n_states, seed, 0, k)
+        outcomes.append(outcome_rows(systems, g.params))
+        a = system_attributes(systems)
+        attributes.append(np.broadcast_to(a, (g.hi - g.lo, *a.shape)))
+    return np.concatenate(outcomes), np.concatenate(attributes)
 
 
 COMPILE_ESTIMATE = "about 40 s on 2 cores"

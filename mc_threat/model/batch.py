@@ -110,6 +110,35 @@ def evaluate(systems, params=None) -> Evaluation:
     return Evaluation(target, choice, bloc, bop_target, bop_choice, outcomes, cbp.sum(axis=0))
 
 
+def outcome_rows(systems, rows: np.ndarray) -> np.ndarray:
+    """Every outcome of every system under each parameter row: ``(P, count, N_OUTCOMES)``
+    for ``rows (P, N_PARAMS)`` (the rows of :func:`params_vector`), in ``OUTCOMES`` order.
+    The same numbers as :func:`evaluate` row by row (and as the sweep kernel's)."""
+    from .generate import n_blocks
+
+    sys_ = _as_systems(systems)
+    count, n = sys_.power.shape
+    out = np.empty((rows.shape[0], count, N_OUTCOMES))
+    if not count:
+        return out
+    nb = n_blocks(count)
+    target = np.empty((count, n), np.int32)
+    bloc = np.empty((count, n), np.int32)
+    bop_target = np.empty((count, n), np.int32)
+    choice = np.empty((count, n), np.int8)
+    bop_choice = np.empty((count, n), np.int8)
+    cbp = np.zeros((nb, N_POWER_BINS, 3), np.int64)
+    intent = sys_.intent_matrix_view()
+    for p in range(rows.shape[0]):
+        evaluate_batch(sys_.power, sys_.position, sys_.offense, intent,
+                       np.ascontiguousarray(rows[p], np.float64), POWER_BIN_EDGES, nb, target,
+                       choice, bloc, bop_target, bop_choice, out[p], cbp)
+        if (bloc < 0).any():
+            raise RuntimeError("outcome_rows: a system's bandwagon pointers form a cycle, "
+                               "which the choice rules must never make")
+    return out
+
+
 def threat_matrix(systems, params=None) -> np.ndarray:
     """Threat matrices ``T[s, i, j]`` (count, n, n), NaN on the diagonal, for inspection."""
     sys_ = _as_systems(systems)

@@ -78,13 +78,20 @@ def generate_systems(generator=None, n_states: int = 16, seed: int = 0, start: i
         )
     if problems:
         raise ConfigError(problems)
-    n = int(n_states)
+    return generate_from_vector(generator_vector(gen), int(n_states), int(seed), int(start),
+                                int(count))
+
+
+def generate_from_vector(gen: np.ndarray, n: int, seed: int, start: int,
+                         count: int) -> Systems:
+    """:func:`generate_systems` from the generator vector (:func:`generator_vector`), without
+    checking its arguments: for the engine, whose configs were validated already."""
     power = np.empty((count, n))
     position = np.empty((count, n, 2))
     offense = np.empty((count, n))
     intent = np.empty((count, n))
     if count:
-        generate_batch(np.uint64(seed), np.int64(start), generator_vector(gen), n_blocks(count),
-                       power, position, offense, intent)
+        generate_batch(np.uint64(seed), np.int64(start), np.ascontiguousarray(gen, np.float64),
+                       n_blocks(count), power, position, offense, intent)
     return Systems(power=power, position=position, offense=offense, intent=intent,
                    validate=False)
