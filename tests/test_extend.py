@@ -233,3 +233,84 @@ def test_the_first_points_of_the_extended_store_keep_their_values(tmp_path):
     for name in ("alignment_change", "model.weights.power", "choice_by_power"):
         np.testing.assert_array_equal(new[name].values[:40], old[name].values)
     assert new.sizes["point"] == 80
+
+
+# ---------------------------------------------------------------------------------------------
+# --samples on the command line
+# ---------------------------------------------------------------------------------------------
+
+
+def test_sensitivity_samples_option_extends_the_store_and_the_convergence(tmp_path, capsys):
+    """The user story: a pilot at N = 8, then the same command with --samples 16 --resume;
+    the convergence analysis then runs over the doubled design."""
+    import xarray as xr
+
+    cfg = write_config(tmp_path / "pilot.yaml", with_samples(8))
+    store = tmp_path / "pilot.zarr"
+    base = ["sensitivity", cfg, "--out", store, "--workers", "0", "--quiet", "--convergence"]
+    code, _, err = run_cli(base, capsys)
+    assert code == 0, err
+    code, out, err = run_cli([*base, "--samples", "16", "--resume"], capsys)
+    assert code == 0, err
+    assert "extending" in err and "80 points" in err, err
+    ds = xr.open_zarr(store, consolidated=False)
+    assert ds["base_samples"].values.tolist() == [2, 4, 8, 16]
+    assert ds.sizes["point"] == 80
+    fresh_cfg = write_config(tmp_path / "large.yaml", with_samples(16))
+    fresh = tmp_path / "fresh.zarr"
+    code, _, err = run_cli(["sensitivity", fresh_cfg, "--out", fresh, "--workers", "0",
+                            "--quiet", "--convergence"], capsys)
+    assert code == 0, err
+    a, b = xr.open_zarr(store, consolidated=False).load(), \
+        xr.open_zarr(fresh, consolidated=False).load()
+    for name in ("alignment_change", "S1", "ST", "ST_convergence"):
+        np.testing.assert_array_equal(a[name].values, b[name].values, name)
+
+
+def test_an_interrupted_extension_prints_a_resume_line_with_its_samples(tmp_path, capsys,
+                                                                       monkeypatch):
+    import shlex
+
+    from mc_threat import store as store_module
+
+    cfg = write_config(tmp_path / "c.yaml", with_samples(8))
+    store = tmp_path / "s.zarr"
+    code, _, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet"], capsys)
+    assert code == 0, err
+    real = store_module.Store.write_task
+    calls = {"n": 0}
+
+    def write_task(self, b, r, *args, **kwargs):
+        if self.path == store and calls["n"] >= 1:  # the copies go to the staging store
+            raise KeyboardInterrupt
+        calls["n"] += self.path == store
+        return real(self, b, r, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(store_module.Store, "write_task", write_task)
+        code, _, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet",
+                                "--samples", "16", "--resume"], capsys)
+    assert code == 130, err
+    line = [x for x in err.splitlines() if x.startswith("Resume with: ")][0]
+    words = shlex.split(line.removeprefix("Resume with: "))
+    assert words[words.index("--samples") + 1] == "16"
+    code, _, err = run_cli(words[1:], capsys)
+    assert code == 0, err
+    fresh = tmp_path / "fresh.zarr"
+    sweep(with_samples(16), fresh)
+    assert_stores_identical(store, fresh)
+
+
+@pytest.mark.parametrize("data, samples, message", [
+    ({"sweep": {"design": "grid", "factors": {"model.reach": [0.1, 0.2]}}}, "8",
+     "--samples: the grid design has no sweep.samples"),
+    ({}, "8", "--samples: a config without a sweep section has no sweep.samples"),
+    (SOBOL, "6", "--samples: must be a power of 2"),
+])
+def test_samples_option_errors_name_the_option(tmp_path, capsys, data, samples, message):
+    cfg = write_config(tmp_path / "c.yaml", {"run": {"systems": 10}, **data})
+    code, out, err = run_cli(["sweep", cfg, "--out", tmp_path / "x.zarr", "--workers", "0",
+                              "--samples", samples], capsys)
+    assert_clean_error(code, out, err)
+    assert message in err, err
+    assert not (tmp_path / "x.zarr").exists()

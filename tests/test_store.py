@@ -270,9 +270,9 @@ def test_resume_computes_only_missing_tasks(tmp_path, monkeypatch, capsys, targe
     written = []
     real_write_task = Store.write_task
 
-    def recording(self, b, r, moments, cbp):
+    def recording(self, b, r, *args):
         written.append((b, r))
-        return real_write_task(self, b, r, moments, cbp)
+        return real_write_task(self, b, r, *args)
 
     monkeypatch.setattr(Store, "write_task", recording)
     report = run_sweep(config, out, workers=0, resume=True, progress=False)

@@ -479,23 +479,25 @@ def run_sensitivity(config, out, *, analyze_only: bool = False, resume: bool = F
                     scheduler: str | None = None, cluster_file: str | None = None,
                     progress: bool = True, systems: int | None = None, outcomes=None,
                     conf_level: float = 0.95, num_resamples: int | None = None,
-                    design: str = "sobol", convergence: bool = False) -> SensitivityReport:
+                    design: str = "sobol", convergence: bool = False,
+                    samples: int | None = None) -> SensitivityReport:
     """Run (or resume) the Sobol/Morris sweep of ``config`` into ``out``, then analyse it.
 
     ``config`` without a ``sweep`` section gets :func:`default_sweep` (``design``). An
     existing store made from the same config and complete is analysed without sweeping
     again; an incomplete one needs ``resume``; one made from another config needs
     ``overwrite``. With ``analyze_only`` the store must exist and hold the same design.
-    Other arguments (``convergence`` too) are those of :func:`~mc_threat.engine.sweep.run_sweep`
+    ``samples`` overrides ``sweep.samples``; with ``resume``, a larger value extends a
+    Sobol' store made with fewer. Other arguments (``convergence`` too) are those of :func:`~mc_threat.engine.sweep.run_sweep`
     and :func:`analyze_store`.
     """
     from ..config import config_hash
-    from ..engine.sweep import run_sweep, with_systems
+    from ..engine.sweep import run_sweep, with_samples, with_systems
 
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
     config = with_default_sweep(config, design)
-    config = with_systems(config, systems)
+    config = with_samples(with_systems(config, systems), samples)
     check_sensitivity_design(config)
     out = Path(out)
     sweep_report = None

@@ -184,7 +184,7 @@ def cmd_sensitivity(args) -> int:
     source = Path(args.config)
     if _is_store(source):
         # a store: analyse it again, never sweep
-        for flag in ("resume", "overwrite"):
+        for flag in ("resume", "overwrite", "samples"):
             if getattr(args, flag):
                 raise ConfigError(f"--{flag}: not allowed when CONFIG is a results store")
         if args.out and Path(args.out).resolve() != source.resolve():
@@ -208,7 +208,7 @@ def cmd_sensitivity(args) -> int:
                 cluster_file=args.cluster, progress=not args.quiet, systems=args.systems,
                 outcomes=args.outcomes, conf_level=args.conf_level,
                 num_resamples=args.resamples, design=args.method or args.design,
-                convergence=args.convergence)
+                convergence=args.convergence, samples=args.samples)
         except SweepInterrupted:
             print(f"\nmc-threat: interrupted; finished tasks are saved in {out}.\n"
                   f"Resume with: {resume_command(args, out, 'sensitivity')}",

@@ -109,7 +109,7 @@ def cmd_sweep(args) -> int:
         report = run_sweep(config, out, workers=args.workers, scheduler=args.scheduler,
                            resume=args.resume, overwrite=args.overwrite,
                            progress=not args.quiet, systems=args.systems,
-                           cluster_file=args.cluster)
+                           cluster_file=args.cluster, samples=args.samples)
     except ConfigError as exc:  # a value invalid at some sweep point: name the file too
         raise ConfigError([f"{args.config}: {line}" if line.startswith(_CONFIG_PATHS) else line
                            for line in exc.errors]) from None

@@ -47,12 +47,15 @@ def add_sweep_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--overwrite", action="store_true", help="replace an existing store")
     s.add_argument("--systems", type=positive_int, help="systems per point (overrides "
                    "run.systems; a larger run.chunk is lowered to it, and the run says so)")
+    s.add_argument("--samples", type=positive_int, metavar="N", help="base sample of an lhs "
+                   "or sobol design (overrides sweep.samples); with --resume, a larger N "
+                   "extends a Sobol store, computing only the new points")
 
 
 def resume_command(args, out, command: str = "sweep") -> str:
     """The command that continues an interrupted run: the same config and store with
     ``--resume``, and every option of the interrupted command that changes what is computed
-    (``--systems``, ``--design``: they enter the config hash the store keeps, so without them
+    (``--systems``, ``--samples``, ``--design``: they enter the config hash the store keeps, so without them
     ``--resume`` would refuse the store) or where (``--workers``, ``--scheduler``,
     ``--cluster``) or how it is reported (``--quiet`` and the analysis options). Paths are
     quoted for a POSIX shell, so the line can be pasted as it is."""
@@ -74,7 +77,7 @@ def resume_command(args, out, command: str = "sweep") -> str:
 
 
 # Options repeated by resume_command, in this order (those a command lacks are skipped).
-_RESUME_OPTIONS = ("--systems", "--design", "--workers", "--scheduler", "--cluster",
+_RESUME_OPTIONS = ("--systems", "--samples", "--design", "--workers", "--scheduler", "--cluster",
                    "--outcomes", "--conf-level", "--resamples", "--quiet")
 
 

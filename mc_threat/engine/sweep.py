@@ -169,6 +169,26 @@ def with_systems(config, systems: int | None):
         raise ConfigError(lines) from None
 
 
+def with_samples(config, samples: int | None):
+    """``config`` with ``sweep.samples`` replaced (``--samples``; LHS and Sobol' designs).
+    With ``--resume`` a larger value extends a Sobol' store (:mod:`mc_threat.engine.extend`).
+    """
+    if samples is None:
+        return config
+    design = config.sweep.design if config.sweep is not None else None
+    if design not in ("lhs", "sobol"):
+        what = f"the {design} design" if design else "a config without a sweep section"
+        raise ConfigError(f"--samples: {what} has no sweep.samples (it sets the base sample "
+                          "of lhs and sobol designs)")
+    d = config.model_dump(mode="python")
+    d["sweep"]["samples"] = samples
+    try:
+        return config_from_dict(d)
+    except ConfigError as exc:
+        lines = [line.replace("sweep.samples", "--samples") for line in exc.errors]
+        raise ConfigError(lines) from None
+
+
 def warm_kernels(reservoir: bool = False) -> float:
     """Load the sweep kernel from numba's cache, or compile it (announced on stderr), in
     this process before any worker starts, so that workers sharing the cache load it
@@ -415,7 +435,8 @@ def slurm_cluster(path):
 
 def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None = None,
               resume: bool = False, overwrite: bool = False, progress: bool = True,
-              systems: int | None = None, cluster_file: str | None = None) -> SweepReport:
+              systems: int | None = None, cluster_file: str | None = None,
+              samples: int | None = None) -> SweepReport:
     """Run (or resume) the sweep of ``config`` into the zarr store ``out``.
 
     Parameters
@@ -432,9 +453,10 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
         new points (:mod:`mc_threat.engine.extend`).
     overwrite : replace an existing store.
     systems : override ``run.systems``.
+    samples : override ``sweep.samples`` (LHS and Sobol' designs).
     """
     t0 = time.perf_counter()
-    config = with_systems(config, systems)
+    config = with_samples(with_systems(config, systems), samples)
     check_size(config, systems_flag=systems is not None)
     local = not (scheduler or cluster_file)
     if local and workers != 0:
