@@ -12,9 +12,9 @@ from .kernels import BALANCE, BANDWAGON, NEUTRAL, OUTCOMES
 from .model.batch import Evaluation, evaluate, threat_matrix
 from .model.generate import generate_systems
 from .model.systems import Systems
-from .store import open_results
+from .store import open_reservoir, open_results
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "BALANCE",
@@ -30,6 +30,7 @@ __all__ = [
     "evaluate",
     "generate_systems",
     "load_config",
+    "open_reservoir",
     "open_results",
     "threat_matrix",
 ]

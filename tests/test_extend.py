@@ -314,3 +314,17 @@ def test_samples_option_errors_name_the_option(tmp_path, capsys, data, samples, 
     assert_clean_error(code, out, err)
     assert message in err, err
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_a_lost_coordinate_chunk_is_reported_as_damage_not_as_another_design(tmp_path,
+                                                                           capsys):
+    store = tmp_path / "s.zarr"
+    sweep(with_samples(8), store)
+    shutil.rmtree(store / "model.reach" / "c")  # the stored factor values of model.reach
+    before = snapshot(store)
+    cfg = write_config(tmp_path / "large.yaml", with_samples(16))
+    code, out, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet",
+                              "--resume"], capsys)
+    assert_clean_error(code, out, err)
+    assert "damaged" in err and "model.reach" in err, err
+    assert snapshot(store) == before

@@ -5,8 +5,9 @@ made with the same seed: SALib (1.6) draws the base sequence as the first ``N`` 
 one scrambled Sobol' sequence (``scipy.stats.qmc.Sobol(2 D, scramble=True, seed=seed)
 .random(N)``) and writes each base sample's ``D + 2`` (or ``2 D + 2``) rows together, so
 the first ``N (D + 2)`` points of the larger design are the smaller design's points in the
-same order. This is checked on every extension (point by point, bit for bit) and refused
-if it does not hold, rather than trusted.
+same order. This is checked on every extension (the new design's first points against the
+factor values stored in the store, bit for bit) and refused if it does not hold, rather than
+trusted.
 
 Every point's results depend on its config alone (common random numbers, chunks merged
 in chunk order; see :mod:`mc_threat.engine.tasks`), so the finished per-chunk records of
@@ -25,6 +26,7 @@ ordinary partial store of the larger config and ``--resume`` finishes it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError, config_from_dict, config_from_yaml, config_hash
+from ..design import design_size
 from ..errors import StoreError
 from ..store import Store, read_json, remove_store, write_template
 from .check import check_store
@@ -140,17 +143,19 @@ def plan_extension(out, config, design, plan) -> Extension | None:
     old = stored_config(out)
     if not extends(old, config):
         return None
-    check = check_store(out, old)
-    if check.problems:
-        raise StoreError(f"{out}: cannot extend a damaged store ({check.problems[0]}); "
-                         "resume it with the config it was made from first, which repairs it")
-    old_design, old_plan = check.design, check.plan
-    n_old = old_design.n_points
-    first = design.values[:n_old]
-    if old_design.factors != design.factors or not _same_values(old_design.values, first):
+    n_old = design_size(old.sweep)[0]
+    if not _starts_with_stored_points(out, design, n_old):
+        _refuse_if_damaged(check_store(out, old))  # a lost coordinate chunk: say so instead
         raise StoreError(f"{out}: the design of sweep.samples={config.sweep.samples} does not "
                          f"start with the store's {n_old} points (the sampler did not keep its "
                          "sequence), so the store cannot be extended; use another --out")
+    # The configs of the old points are the first n_old of the new design (checked above
+    # against the coordinates stored): no need to draw and validate them again.
+    old_design = dataclasses.replace(design, values=design.values[:n_old],
+                                     configs=design.configs[:n_old])
+    check = check_store(out, old, design=old_design)
+    _refuse_if_damaged(check)
+    old_plan = check.plan
     # known[p, r]: every chunk of the new plan's run r is finished for old point p.
     old_done = check.done
     known = np.ones((n_old, plan.n_runs), bool)
@@ -174,11 +179,38 @@ def plan_extension(out, config, design, plan) -> Extension | None:
     return ext
 
 
-def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.shape != b.shape:
+def _refuse_if_damaged(check) -> None:
+    if check.problems:
+        raise StoreError(f"{check.path}: cannot extend a damaged store ({check.problems[0]}); "
+                         "resume it with the config it was made from first, which repairs it")
+
+
+def _starts_with_stored_points(out: Path, design, n_old: int) -> bool:
+    """Whether the first ``n_old`` points of ``design`` are the points stored in ``out`` (its
+    factor coordinates, bit for bit). An unreadable coordinate counts as a match here: it is
+    damage, which :func:`check_store` then reports."""
+    import zarr
+
+    from ..store import coord_values, quiet
+
+    if design.n_points < n_old:
         return False
-    return all(type(x) is type(y) and (x == y or (x != x and y != y))
-               for x, y in zip(a.ravel(), b.ravel(), strict=True))
+    try:
+        with quiet():
+            root = zarr.open_group(str(out), mode="r", use_consolidated=False)
+            stored = {name: np.asarray(root[name][:]) for name in design.factors}
+    except Exception:  # noqa: BLE001 - damage; reported by check_store
+        return True
+    for k, name in enumerate(design.factors):
+        want = coord_values(design.values[:n_old, k])
+        got = stored[name]
+        if got.shape != want.shape or got.dtype.kind != want.dtype.kind:
+            return False
+        same = np.array_equal(got, want) if got.dtype.kind != "O" else \
+            [str(v) for v in got] == [str(v) for v in want]
+        if not same:
+            return False
+    return True
 
 
 def build(ext: Extension, config, design, plan) -> Store:
