@@ -367,3 +367,15 @@ def test_features_refuses_clearly(tmp_path, lhs_store, capsys):
     assert_clean_error(code, out, err)
     code, out, err = run_cli(["features", lhs_store, "--trees", "0"], capsys)
     assert code == 2 and "Traceback" not in err
+
+
+def test_info_names_the_reservoir(lhs_store, tmp_path, capsys):
+    code, out, err = run_cli(["info", lhs_store], capsys)
+    assert code == 0, err
+    assert "reservoir: systems 0..23 kept at every point" in out and "complete" in out
+    data = copy.deepcopy(LHS)
+    del data["run"]["reservoir"]
+    plain = tmp_path / "plain.zarr"
+    sweep(data, plain, workers=0)
+    code, out, err = run_cli(["info", plain], capsys)
+    assert code == 0 and "reservoir" not in out

@@ -201,6 +201,9 @@ def cmd_info(args) -> int:
               f"{plan.n_chunks} chunk(s)")
         print(f"tasks:     {chk.tasks_done}/{chk.tasks} done, "
               f"{chk.blocks_merged}/{chk.blocks} point blocks merged")
+    if chk.config is not None and chk.config.run.reservoir:
+        print(f"reservoir: systems 0..{chk.config.run.reservoir - 1} kept at every point "
+              "(mc-threat features STORE; mc_threat.open_reservoir)")
     print(f"started:   {a.get('started', '?')}")
     print(f"finished:  {a.get('finished') or '(not finished)'}")
     print(f"analysis:  {_analysis_line(a, kind, chk.path)}")
