@@ -634,9 +634,15 @@ def open_reservoir(path):
                          "in the config, K systems per point)")
     from .model.attributes import SYSTEM_ATTRIBUTES
 
-    with quiet():
-        ds = xr.open_zarr(path, group=RESERVOIR, consolidated=False)
-    ds = ds[[*OUTCOMES, *SYSTEM_ATTRIBUTES]]  # in a stable order: outcomes, then attributes
+    try:
+        with quiet():
+            ds = xr.open_zarr(path, group=RESERVOIR, consolidated=False)
+        ds = ds[[*OUTCOMES, *SYSTEM_ATTRIBUTES]]  # in a stable order: outcomes, attributes
+    except Exception as exc:  # noqa: BLE001 - damaged metadata: one line, no traceback
+        detail = " ".join(str(exc).split())[:160]
+        raise StoreError(f"{path}: its reservoir cannot be read ({type(exc).__name__}: "
+                         f"{detail}); 'mc-threat info {path}' says what is wrong, --resume "
+                         "repairs it") from None
     return ds.assign_coords({name: ds[name].variable.compute() for name in ds.coords
                              if ds[name].chunks is not None})
 

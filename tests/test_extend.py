@@ -186,7 +186,7 @@ def test_refused_resumes_leave_the_store_untouched(tmp_path, capsys, change, fie
     assert snapshot(store) == before
 
 
-def test_a_damaged_store_is_repaired_before_it_is_extended(tmp_path, capsys):
+def test_a_damaged_store_is_refused_until_resumed_with_its_own_config(tmp_path, capsys):
     store = tmp_path / "s.zarr"
     sweep(with_samples(8), store)
     shutil.rmtree(store / "_work" / "moments" / "c" / "0")  # the data of some tasks
@@ -327,4 +327,112 @@ def test_a_lost_coordinate_chunk_is_reported_as_damage_not_as_another_design(tmp
                               "--resume"], capsys)
     assert_clean_error(code, out, err)
     assert "damaged" in err and "model.reach" in err, err
+    assert snapshot(store) == before
+
+
+def test_an_extension_killed_just_before_removing_the_old_store_leaves_it_with_a_note(
+        tmp_path, capsys):
+    """Both the extended store and the old one aside: nothing is deleted, the user is told;
+    a further extension is refused until the old one is moved away."""
+    store = tmp_path / "s.zarr"
+    sweep(with_samples(8), store)
+    aside = tmp_path / ".s.zarr.extended"
+    shutil.copytree(store, aside)
+    sweep(with_samples(16), tmp_path / "other.zarr")
+    before = snapshot(aside)
+    cfg = write_config(tmp_path / "c.yaml", with_samples(16))
+    code, out, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet",
+                              "--resume"], capsys)
+    assert_clean_error(code, out, err)
+    assert ".s.zarr.extended: exists" in err, err
+    assert snapshot(aside) == before
+    small = write_config(tmp_path / "small.yaml", with_samples(8))
+    code, out, err = run_cli(["sweep", small, "--out", store, "--workers", "0", "--quiet",
+                              "--resume"], capsys)  # a plain resume: done, with a note
+    assert code == 0, err
+    assert "holds the store as it was before an interrupted extension" in err, err
+    assert snapshot(aside) == before
+    shutil.rmtree(aside)
+    code, out, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet",
+                              "--resume"], capsys)
+    assert code == 0, err
+
+
+def test_analyses_of_the_smaller_design_are_dropped_and_named(tmp_path, capsys):
+    import xarray as xr
+
+    from mc_threat.analysis.common import replace_group
+
+    store = tmp_path / "s.zarr"
+    sweep(with_samples(8), store)
+    replace_group(store, "features", "alignment_change",
+                  xr.Dataset({"permutation_mean": ("feature", np.zeros(2))}))
+    cfg = write_config(tmp_path / "c.yaml", with_samples(16))
+    code, out, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet",
+                              "--resume"], capsys)
+    assert code == 0, err
+    assert "not carried over" in err and "features" in err, err
+    assert not (store / "features").exists()
+    fresh = tmp_path / "fresh.zarr"
+    sweep(with_samples(16), fresh)
+    assert_stores_identical(store, fresh)
+
+
+@pytest.mark.parametrize("foreign", ["notes.txt", "thesis"])
+def test_a_file_mc_threat_did_not_write_stops_the_extension(tmp_path, capsys, foreign):
+    store = tmp_path / "s.zarr"
+    sweep(with_samples(8), store)
+    if foreign == "thesis":
+        (store / foreign).mkdir()
+        (store / foreign / "chapter1.tex").write_text("keep me")
+    else:
+        (store / foreign).write_text("keep me")
+    before = snapshot(store)
+    cfg = write_config(tmp_path / "c.yaml", with_samples(16))
+    code, out, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet",
+                              "--resume"], capsys)
+    assert_clean_error(code, out, err)
+    assert f"holds {foreign}, which is not part of an mc-threat store" in err, err
+    assert snapshot(store) == before
+
+
+def test_a_store_reached_through_a_symlink_is_not_extended(tmp_path, capsys):
+    real = tmp_path / "real.zarr"
+    sweep(with_samples(8), real)
+    link = tmp_path / "link.zarr"
+    link.symlink_to(real)
+    before = snapshot(real)
+    cfg = write_config(tmp_path / "c.yaml", with_samples(16))
+    code, out, err = run_cli(["sweep", cfg, "--out", link, "--workers", "0", "--quiet",
+                              "--resume"], capsys)
+    assert_clean_error(code, out, err)
+    assert "symbolic link" in err and str(real) in err, err
+    assert link.is_symlink() and snapshot(real) == before
+
+
+def test_an_lhs_store_is_not_extended_and_says_why(tmp_path, capsys):
+    data = with_samples(8)
+    data["sweep"]["design"] = "lhs"
+    cfg = write_config(tmp_path / "lhs.yaml", data)
+    store = tmp_path / "s.zarr"
+    code, _, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet"], capsys)
+    assert code == 0, err
+    before = snapshot(store)
+    code, out, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet",
+                              "--samples", "16", "--resume"], capsys)
+    assert_clean_error(code, out, err)
+    assert "an lhs store cannot be extended" in err, err
+    assert snapshot(store) == before
+
+
+def test_sensitivity_with_more_samples_but_no_resume_points_to_resume(tmp_path, capsys):
+    cfg = write_config(tmp_path / "pilot.yaml", with_samples(8))
+    store = tmp_path / "pilot.zarr"
+    base = ["sensitivity", cfg, "--out", store, "--workers", "0", "--quiet"]
+    code, _, err = run_cli(base, capsys)
+    assert code == 0, err
+    before = snapshot(store)
+    code, out, err = run_cli([*base, "--samples", "16"], capsys)
+    assert_clean_error(code, out, err)
+    assert "add --resume to extend it" in err and "--overwrite" not in err, err
     assert snapshot(store) == before

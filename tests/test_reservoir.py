@@ -207,7 +207,12 @@ def test_a_lost_reservoir_chunk_is_found_and_recomputed_by_resume(tmp_path, lhs_
     assert_stores_identical(out, lhs_store)
 
 
-def test_extending_a_sobol_store_keeps_and_extends_its_reservoir(tmp_path):
+def test_extending_a_sobol_store_keeps_and_extends_its_reservoir(tmp_path, monkeypatch):
+    """4 points per task: the old 16 points fill blocks 0-3 (copied whole, reservoir rows
+    included); the new points' reservoir rows alone are computed."""
+    import mc_threat.engine.sweep as sweep_mod
+
+    force_plan(monkeypatch, block=4)
     data = {"model": {"n_states": 5}, "run": {"seed": 2, "systems": 20, "chunk": 10,
                                               "reservoir": 6},
             "sweep": {"design": "sobol", "samples": 4, "seed": 1,
@@ -216,7 +221,16 @@ def test_extending_a_sobol_store_keeps_and_extends_its_reservoir(tmp_path):
     out = tmp_path / "s.zarr"
     sweep(data, out, workers=0)
     data["sweep"]["samples"] = 8
+    kept_for = []
+    real = sweep_mod.compute_reservoir
+
+    def recording(seed, groups, k):
+        kept_for.extend(range(groups[0].lo, groups[-1].hi))
+        return real(seed, groups, k)
+
+    monkeypatch.setattr(sweep_mod, "compute_reservoir", recording)
     sweep(data, out, workers=0, resume=True)
+    assert sorted(kept_for) == list(range(16, 32))
     fresh = tmp_path / "fresh.zarr"
     sweep(data, fresh, workers=0)
     assert_stores_identical(out, fresh)
@@ -378,4 +392,37 @@ def test_info_names_the_reservoir(lhs_store, tmp_path, capsys):
     plain = tmp_path / "plain.zarr"
     sweep(data, plain, workers=0)
     code, out, err = run_cli(["info", plain], capsys)
-    assert code == 0 and "reservoir" not in out
+    assert code == 0 and "reservoir:" not in out
+
+
+def test_features_refuses_incomplete_and_calibration_stores_and_bad_options(tmp_path, lhs_store,
+                                                                             capsys):
+    from mc_threat.store import Store
+
+    part = tmp_path / "part.zarr"
+    shutil.copytree(lhs_store, part)
+    Store(part).task_done[0, 0] = 0
+    code, out, err = run_cli(["features", part], capsys)
+    assert_clean_error(code, out, err)
+    assert "incomplete" in err
+    calib = tmp_path / "calib.zarr"
+    code, _, err = run_cli(["case", "europe_1936", "--calibrate", "--samples", "16", "--draws",
+                            "2", "--out", calib], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["features", calib], capsys)
+    assert_clean_error(code, out, err)
+    assert "keeps no reservoir" in err
+    code, out, err = run_cli(["features", lhs_store, "--seed", str(2**32)], capsys)
+    assert_clean_error(code, out, err)
+    assert "--seed" in err
+    code, out, err = run_cli(["features", lhs_store, "--max-rows", "12"], capsys)
+    assert_clean_error(code, out, err)
+    assert "--max-rows" in err
+
+
+def test_systems_below_the_reservoir_names_the_option(tmp_path, capsys):
+    cfg = write_config(tmp_path / "c.yaml", LHS)
+    code, out, err = run_cli(["sweep", cfg, "--out", tmp_path / "x.zarr", "--systems", "10"],
+                             capsys)
+    assert_clean_error(code, out, err)
+    assert "--systems: 10 is fewer than the 24 systems the config keeps" in err, err

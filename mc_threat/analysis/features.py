@@ -102,23 +102,45 @@ def _require_sklearn():
                           "'mc-threat[discover]'") from None
 
 
-def feature_table(path, outcome: str):
-    """``(X, y, system, names, kinds, ignored)`` of a store's reservoir: one row per
-    (point, kept system), features = system attributes then numeric swept factors."""
+def feature_table(path, outcome: str, *, max_rows: int = 50_000, seed: int = 0):
+    """The rows to score from a store's reservoir: ``(X, y, system, names, kinds, ignored,
+    shape)``, one row per (point, kept system), at most ``max_rows`` of them drawn at random
+    (seeded), features = system attributes then the numeric swept factors; ``shape`` is
+    ``(points, kept systems)`` of the whole reservoir. Only the drawn rows are held in
+    memory (one variable of the whole reservoir at a time)."""
     from ..model.attributes import SYSTEM_ATTRIBUTES
+    from .discover import check_complete
 
     path = Path(path)
-    ds = open_reservoir(path)
     if outcome not in OUTCOMES:
         raise ConfigError(f"--outcome: {outcome!r} is not an outcome; one of "
                           f"{', '.join(OUTCOMES)}")
-    _check_complete(path, ds)
+    ds = open_reservoir(path)
+    check_complete(path)
     n_points, k = ds.sizes["point"], ds.sizes["system"]
+    total = n_points * k
+    rows = np.arange(total)
+    if total > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(total, size=max_rows, replace=False))
+
+    def column(name):
+        try:
+            values = np.asarray(ds[name].values, np.float64).reshape(-1)[rows]
+        except Exception as exc:  # noqa: BLE001 - a damaged chunk: say which, no traceback
+            raise StoreError(f"{path}: reservoir/{name} cannot be read ({type(exc).__name__}); "
+                             "'mc-threat info' says what is wrong, --resume repairs it") \
+                from None
+        if not np.isfinite(values).all():
+            raise StoreError(f"{path}: reservoir/{name} has missing values; 'mc-threat info' "
+                             "says what is wrong, --resume repairs it")
+        return values
+
     columns, names, kinds, ignored = [], [], [], []
     for name in SYSTEM_ATTRIBUTES:
-        columns.append(ds[name].values.reshape(-1))
+        columns.append(column(name))
         names.append(name)
         kinds.append("system")
+    point_of_row = rows // k
     root_factors = _factors(path)
     for name in [*root_factors, "n_states"]:
         if name not in ds.coords or (name == "n_states" and "model.n_states" in root_factors):
@@ -128,13 +150,12 @@ def feature_table(path, outcome: str):
             if name != "n_states":
                 ignored.append(name)
             continue
-        columns.append(np.repeat(v.astype(np.float64), k))
+        columns.append(v.astype(np.float64)[point_of_row])
         names.append(name)
         kinds.append("factor")
     X = np.stack(columns, axis=1)
-    y = ds[outcome].values.reshape(-1).astype(np.float64)
-    system = np.tile(np.arange(k), n_points)
-    return X, y, system, names, kinds, ignored
+    y = column(outcome)
+    return X, y, rows % k, names, kinds, ignored, (n_points, k)
 
 
 def _factors(path: Path) -> list[str]:
@@ -145,17 +166,6 @@ def _factors(path: Path) -> list[str]:
     return [str(f) for f in factors] if isinstance(factors, list) else []
 
 
-def _check_complete(path: Path, ds) -> None:
-    if (path / "_work" / "zarr.json").is_file():
-        from ..store import Store
-
-        st = Store(path).status()
-        if st["tasks_done"] != st["tasks"]:
-            raise StoreError(f"{path}: the sweep is incomplete; finish it first (--resume)")
-    if not np.isfinite(ds[OUTCOMES[0]].values).all():
-        raise StoreError(f"{path}: the reservoir has points without results")
-
-
 def score_features(X, y, system, names, kinds, *, outcome: str = "", max_rows: int = 50_000,
                    trees: int = 200, repeats: int = 10, seed: int = 0) -> FeatureScores:
     """Fit extra trees to ``y`` and score every feature (see the module docstring)."""
@@ -164,16 +174,17 @@ def score_features(X, y, system, names, kinds, *, outcome: str = "", max_rows: i
     from sklearn.inspection import permutation_importance
     from sklearn.metrics import r2_score
 
-    rng = np.random.default_rng(seed)
+    if not 0 <= seed < 2**32:
+        raise ConfigError(f"--seed: must be between 0 and 2**32 - 1, got {seed}")
     rows = np.arange(len(y))
     if len(rows) > max_rows:
-        rows = np.sort(rng.choice(rows, size=max_rows, replace=False))
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
     test = system[rows] % TEST_EVERY == TEST_EVERY - 1
     train_rows, test_rows = rows[~test], rows[test]
     if len(train_rows) < 10 or len(test_rows) < 10:
-        raise ConfigError(f"run.reservoir: {len(rows)} rows are too few to score features "
-                          f"(need at least 10 in each of the training and test sets; keep "
-                          f"more systems)")
+        raise ConfigError(f"--max-rows: {len(rows)} rows ({len(train_rows)} to fit, "
+                          f"{len(test_rows)} to test) are too few to score features; at least "
+                          "10 of each (raise --max-rows, or keep more systems: run.reservoir)")
     if np.ptp(y[rows]) == 0:
         raise ConfigError(f"--outcome: {outcome} takes one value ({y[rows][0]:g}) in every "
                           "kept system; there is nothing to explain")
@@ -235,9 +246,14 @@ def features_store(path, outcome: str = "alignment_change", *, write: bool = Tru
     result goes into the store's group ``features/<outcome>``."""
     from .common import replace_group
 
-    X, y, system, names, kinds, ignored = feature_table(path, outcome)
+    max_rows, seed = kwargs.get("max_rows", 50_000), kwargs.get("seed", 0)
+    if not 0 <= seed < 2**32:  # before reading anything
+        raise ConfigError(f"--seed: must be between 0 and 2**32 - 1, got {seed}")
+    X, y, system, names, kinds, ignored, (points, systems) = feature_table(
+        path, outcome, max_rows=max_rows, seed=seed)
     s = score_features(X, y, system, names, kinds, outcome=outcome, **kwargs)
     s.ignored_factors = ignored
+    s.points, s.systems = points, systems  # of the whole reservoir, not of the rows drawn
     if write:
         replace_group(Path(path), FEATURES_GROUP, outcome, _to_dataset(s))
     return s

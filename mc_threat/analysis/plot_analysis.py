@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from matplotlib.patches import Patch
-
 from .plot import COLUMN_WIDTH, factor_label, paper_style, save_figure
 
 __all__ = ["convergence_figure", "features_figure", "given_indices_figure", "save_figure",
@@ -165,6 +163,8 @@ def features_figure(s):
         factors = "n/a" if s.r2_factors_only is None else f"{s.r2_factors_only:.2f}"
         ax.set_title(f"what drives {s.outcome}\n(test $R^2$ {s.r2_test:.2f}; swept factors "
                      f"alone {factors})")
+        from matplotlib.patches import Patch
+
         handles = [Patch(color="C0", alpha=0.85, label="system attribute"),
                    Patch(color="C1", alpha=0.85, label="swept factor")]
         fig.legend(handles=handles, fontsize=6, frameon=False, loc="outside lower center",

@@ -488,8 +488,8 @@ def run_sensitivity(config, out, *, analyze_only: bool = False, resume: bool = F
     again; an incomplete one needs ``resume``; one made from another config needs
     ``overwrite``. With ``analyze_only`` the store must exist and hold the same design.
     ``samples`` overrides ``sweep.samples``; with ``resume``, a larger value extends a
-    Sobol' store made with fewer. Other arguments (``convergence`` too) are those of :func:`~mc_threat.engine.sweep.run_sweep`
-    and :func:`analyze_store`.
+    Sobol' store made with fewer. Other arguments (``convergence`` too) are those of
+    :func:`~mc_threat.engine.sweep.run_sweep` and :func:`analyze_store`.
     """
     from ..config import config_hash
     from ..engine.sweep import run_sweep, with_samples, with_systems
@@ -512,6 +512,12 @@ def run_sensitivity(config, out, *, analyze_only: bool = False, resume: bool = F
     elif out.exists() and not overwrite and not resume:
         store = Store(out)
         if store.attrs.get("config_hash") != config_hash(config):
+            from ..engine.extend import extends, stored_config
+
+            if extends(stored_config(out), config):
+                raise StoreError(f"{out}: holds the same Sobol design with fewer samples; add "
+                                 "--resume to extend it to sweep.samples="
+                                 f"{config.sweep.samples} (only the new points are computed)")
             raise StoreError(f"{out}: already exists and was made from a different config; "
                              "use --overwrite to replace it")
         if not _complete(store):

@@ -372,9 +372,6 @@ def cmd_features(args) -> int:
     from ..analysis.plot import default_out_dir
     from ..analysis.plot_analysis import features_figure, save_figure
 
-    if args.seed < 0:
-        print("mc-threat: error: --seed: must be >= 0", file=sys.stderr)
-        return 2
     s = features_store(args.store, args.outcome, max_rows=args.max_rows, trees=args.trees,
                        repeats=args.repeats, seed=args.seed)
     out = Path(args.figures) if args.figures else default_out_dir(args.store)

@@ -55,8 +55,8 @@ def add_sweep_options(s: argparse.ArgumentParser) -> None:
 def resume_command(args, out, command: str = "sweep") -> str:
     """The command that continues an interrupted run: the same config and store with
     ``--resume``, and every option of the interrupted command that changes what is computed
-    (``--systems``, ``--samples``, ``--design``: they enter the config hash the store keeps, so without them
-    ``--resume`` would refuse the store) or where (``--workers``, ``--scheduler``,
+    (``--systems``, ``--samples``, ``--design``: they enter the config hash the store keeps,
+    so without them ``--resume`` would refuse the store) or where (``--workers``, ``--scheduler``,
     ``--cluster``) or how it is reported (``--quiet`` and the analysis options). Paths are
     quoted for a POSIX shell, so the line can be pasted as it is."""
     import shlex

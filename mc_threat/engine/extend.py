@@ -21,7 +21,15 @@ built beside it (``.NAME.extending``), the old one is renamed aside (``.NAME.ext
 the new one into place, and the old one removed. A run killed before the swap leaves the
 old store as it was; killed between the two renames, the next ``--resume`` puts the old
 store back (:func:`recover`) and starts the extension again; killed after, the store is an
-ordinary partial store of the larger config and ``--resume`` finishes it.
+ordinary partial store of the larger config and ``--resume`` finishes it (the old points
+that share a task with new ones, kept in memory until their task is written, are then
+computed again: same numbers, a little more work).
+
+Results of analyses stored with the smaller design (sensitivity variables, ``discover/``,
+``features/``) describe it, not the larger one: they are not carried over, and the run says
+which were dropped. Anything in the store directory that is not a zarr node is refused
+before anything is written, so an extension never deletes a file mc-threat did not write; a
+store reached through a symbolic link is extended at its real path only.
 """
 
 from __future__ import annotations
@@ -50,9 +58,9 @@ def _aside(out: Path) -> Path:
 
 
 def recover(out) -> None:
-    """Undo what an extension killed mid-swap left: the old store renamed aside and no new
-    store in its place (put back), or the new store in place and the old one still aside
-    (removed: it was renamed by mc-threat and everything needed was copied)."""
+    """After an extension killed between its two renames (the old store renamed aside, the
+    new one not yet in place), put the old store back. If both are there (killed just
+    before the old one was removed), both stay: :func:`note_leftover` tells the user."""
     out = Path(out)
     aside = _aside(out)
     if not aside.is_dir() or aside.is_symlink():
@@ -61,8 +69,16 @@ def recover(out) -> None:
         os.rename(aside, out)
         print(f"mc-threat: {out}: put back the store an interrupted extension had renamed "
               f"to {aside.name}", file=sys.stderr, flush=True)
-    elif (out / "_work" / "zarr.json").is_file():
-        remove_store(aside)
+
+
+def note_leftover(out) -> None:
+    """Say so when the store as it was before an interrupted extension is still beside the
+    extended one (see :func:`recover`); it is the user's to remove."""
+    aside = _aside(Path(out))
+    if aside.is_dir() and not aside.is_symlink():
+        print(f"mc-threat: note: {aside} holds the store as it was before an interrupted "
+              f"extension of {Path(out).name}; remove it when you no longer need it",
+              file=sys.stderr, flush=True)
 
 
 def stored_config(out: Path):
@@ -78,33 +94,36 @@ def stored_config(out: Path):
         return None
 
 
-def extends(old, new) -> bool:
-    """Whether config ``new`` is config ``old`` with a Sobol' design of more base samples
-    (every other setting equal)."""
+def _only_samples_differ(old, new) -> bool:
+    """Whether configs ``old`` and ``new`` are equal but for ``sweep.samples`` of the same
+    sampled design (lhs or sobol)."""
     if old is None or new.sweep is None or old.sweep is None:
         return False
-    if new.sweep.design != "sobol" or old.sweep.design != "sobol":
-        return False
-    if new.sweep.samples <= old.sweep.samples:
+    if new.sweep.design != old.sweep.design or new.sweep.design not in ("lhs", "sobol"):
         return False
     d = old.model_dump(mode="python")
     d["sweep"]["samples"] = new.sweep.samples
     return config_hash(config_from_dict(d)) == config_hash(new)
 
 
-def smaller_sobol_message(old, new) -> str | None:
-    """The one-line reason a Sobol' store cannot be extended to ``new`` when ``new`` differs
-    from its config only by fewer samples (None otherwise)."""
-    if old is None or new.sweep is None or old.sweep is None:
+def extends(old, new) -> bool:
+    """Whether config ``new`` is config ``old`` with a Sobol' design of more base samples
+    (every other setting equal)."""
+    return (_only_samples_differ(old, new) and new.sweep.design == "sobol"
+            and new.sweep.samples > old.sweep.samples)
+
+
+def samples_change_message(old, new) -> str | None:
+    """The one-line reason a store made from ``old`` cannot take ``new`` when the two differ
+    only in ``sweep.samples`` and the store cannot be extended (None otherwise)."""
+    if not _only_samples_differ(old, new) or extends(old, new):
         return None
-    if new.sweep.design != "sobol" or old.sweep.design != "sobol":
+    if new.sweep.samples == old.sweep.samples:
         return None
-    if new.sweep.samples >= old.sweep.samples:
-        return None
-    d = old.model_dump(mode="python")
-    d["sweep"]["samples"] = new.sweep.samples
-    if config_hash(config_from_dict(d)) != config_hash(new):
-        return None
+    if new.sweep.design == "lhs":
+        return (f"sweep.samples: an lhs store cannot be extended (a Latin hypercube of "
+                f"{new.sweep.samples} points does not contain the one of {old.sweep.samples} "
+                "the store holds); use another --out")
     return (f"sweep.samples: {new.sweep.samples} is fewer than the store's "
             f"{old.sweep.samples}; --resume extends a Sobol' store to more samples, never "
             "fewer (the sensitivity command's --convergence analyses prefixes of it)")
@@ -121,6 +140,7 @@ class Extension:
     old_points: int
     new_points: int
     done: np.ndarray
+    dropped: list[str] = field(default_factory=list)
     prefix: dict[tuple[int, int], int] = field(default_factory=dict)
     old_data: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -143,6 +163,13 @@ def plan_extension(out, config, design, plan) -> Extension | None:
     old = stored_config(out)
     if not extends(old, config):
         return None
+    if out.is_symlink():
+        raise StoreError(f"{out}: is a symbolic link; extend the store at its real path "
+                         f"({out.resolve()})")
+    for leftover in (_aside(out),):
+        if leftover.exists() or leftover.is_symlink():
+            raise StoreError(f"{leftover}: exists (the store before an earlier extension of "
+                             f"{out.name}); move or remove it before extending again")
     n_old = design_size(old.sweep)[0]
     if not _starts_with_stored_points(out, design, n_old):
         _refuse_if_damaged(check_store(out, old))  # a lost coordinate chunk: say so instead
@@ -155,6 +182,7 @@ def plan_extension(out, config, design, plan) -> Extension | None:
                                      configs=design.configs[:n_old])
     check = check_store(out, old, design=old_design)
     _refuse_if_damaged(check)
+    dropped = _analysis_nodes(out, check)
     old_plan = check.plan
     # known[p, r]: every chunk of the new plan's run r is finished for old point p.
     old_done = check.done
@@ -164,7 +192,7 @@ def plan_extension(out, config, design, plan) -> Extension | None:
         for c in plan.run_chunks(r):
             known[:, r] &= old_done[point_block, c // old_plan.chunks_per_task]
     ext = Extension(out, old, n_old, plan.n_points,
-                    np.zeros((plan.n_blocks, plan.n_runs), bool))
+                    np.zeros((plan.n_blocks, plan.n_runs), bool), dropped=dropped)
     for b in range(plan.n_blocks):
         lo, hi = plan.block_range(b)
         if lo >= n_old:
@@ -177,6 +205,28 @@ def plan_extension(out, config, design, plan) -> Extension | None:
             elif k > lo:
                 ext.prefix[(b, r)] = k - lo
     return ext
+
+
+def _analysis_nodes(out: Path, check) -> list[str]:
+    """The nodes of the store that its template does not have: the results of analyses
+    (sensitivity variables, ``discover/...``, ``features/...``), which describe the smaller
+    design and are not carried over. Anything in the store that is not a zarr node is not
+    mc-threat's: refused, so that extending never deletes it."""
+    files, _ = check.template
+    ours = {key.split("/", 1)[0] for key in files}
+    dropped = []
+    for entry in sorted(out.iterdir()):
+        if entry.name in ours:
+            continue
+        if entry.is_dir() and not entry.is_symlink() and (entry / "zarr.json").is_file():
+            dropped.append(entry.name)
+        else:
+            raise StoreError(f"{out}: holds {entry.name}, which is not part of an mc-threat "
+                             "store; move it out of the store before extending it (extending "
+                             "replaces the store directory)")
+    if "sensitivity" in check.attrs:
+        dropped.append("the sensitivity attribute")
+    return dropped
 
 
 def _refuse_if_damaged(check) -> None:
@@ -284,4 +334,8 @@ def announce(ext: Extension, plan) -> None:
           f"({ext.old_points:,} points) to {ext.new_points:,} points: {copied} of "
           f"{plan.n_tasks} task(s) copied from the store, {partial} computing only their new "
           "points", file=sys.stderr, flush=True)
+    if ext.dropped:
+        print(f"mc-threat: the analyses stored with the smaller design are not carried over "
+              f"(run them again on the extended store): {', '.join(ext.dropped)}",
+              file=sys.stderr, flush=True)
 

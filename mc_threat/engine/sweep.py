@@ -41,6 +41,7 @@ from .tasks import (  # noqa: F401  (MAX_CHUNKS, MAX_POINT_CHUNKS: re-exported)
     compute_reservoir,
     compute_task,
     make_plan,
+    prepare_reservoir_kernels,
     prepare_sweep_kernel,
 )
 
@@ -154,6 +155,15 @@ class SweepReport:
         return self.points * self.systems_per_point * done_fraction / seconds
 
 
+def _replaced(config, d: dict, field: str, option: str):
+    """The config of the dict ``d`` (``config`` with a command-line option applied); errors
+    about ``field`` name the ``option`` instead."""
+    try:
+        return config_from_dict(d)
+    except ConfigError as exc:
+        raise ConfigError([line.replace(field, option) for line in exc.errors]) from None
+
+
 def with_systems(config, systems: int | None):
     """``config`` with ``run.systems`` replaced (and ``run.chunk`` capped to it)."""
     if systems is None:
@@ -162,11 +172,11 @@ def with_systems(config, systems: int | None):
     d["run"]["systems"] = systems
     if isinstance(systems, int) and not isinstance(systems, bool) and systems >= 1:
         d["run"]["chunk"] = min(d["run"]["chunk"], systems)
-    try:
-        return config_from_dict(d)
-    except ConfigError as exc:
-        lines = [line.replace("run.systems", "--systems") for line in exc.errors]
-        raise ConfigError(lines) from None
+        if config.run.reservoir > systems:
+            raise ConfigError(f"--systems: {systems} is fewer than the {config.run.reservoir} "
+                              "systems the config keeps per point (run.reservoir); give more "
+                              "systems or keep fewer")
+    return _replaced(config, d, "run.systems", "--systems")
 
 
 def with_samples(config, samples: int | None):
@@ -182,11 +192,7 @@ def with_samples(config, samples: int | None):
                           "of lhs and sobol designs)")
     d = config.model_dump(mode="python")
     d["sweep"]["samples"] = samples
-    try:
-        return config_from_dict(d)
-    except ConfigError as exc:
-        lines = [line.replace("sweep.samples", "--samples") for line in exc.errors]
-        raise ConfigError(lines) from None
+    return _replaced(config, d, "sweep.samples", "--samples")
 
 
 def warm_kernels(reservoir: bool = False) -> float:
@@ -197,15 +203,7 @@ def warm_kernels(reservoir: bool = False) -> float:
     were loaded)."""
     seconds = prepare_sweep_kernel()
     if reservoir:
-        t0 = time.perf_counter()
-        from ..config import coerce_generator
-        from ..model.batch import params_vector
-        from ..model.generate import generator_vector
-        from .tasks import Group
-
-        one = Group(0, 1, 2, generator_vector(coerce_generator(None)), params_vector({})[None])
-        compute_reservoir(0, [one], 1)
-        seconds += time.perf_counter() - t0
+        seconds += prepare_reservoir_kernels()
     return seconds
 
 
@@ -480,6 +478,7 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             done = ext.done.copy()
         else:
             # ... any other is checked: refuses a store of another config, finds damage.
+            extend.note_leftover(out)
             _refuse_fewer_samples(out, config)
             check = check_store(out, config, plan, design)
             done = check.done.copy()
@@ -574,7 +573,7 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
 
 
 def _refuse_fewer_samples(out: Path, config) -> None:
-    why = extend.smaller_sobol_message(extend.stored_config(out), config)
+    why = extend.samples_change_message(extend.stored_config(out), config)
     if why is not None:
         raise ConfigError(why)
 

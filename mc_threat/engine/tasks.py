@@ -231,6 +231,34 @@ def compute_reservoir(seed: int, groups: list[Group], k: int) -> tuple[np.ndarra
     return np.concatenate(outcomes), np.concatenate(attributes)
 
 
+def prepare_reservoir_kernels() -> float:
+    """Make the kernels :func:`compute_reservoir` uses (the generator's and the evaluation's
+    batch kernels) ready in this process, from numba's cache or compiled (announced like the
+    sweep kernel's); returns the seconds spent compiling (0 when loaded)."""
+    import numba
+
+    from ..kernels import N_OUTCOMES as n_out
+    from ..kernels import N_PARAMS
+    from ..kernels.evaluate import evaluate_batch
+    from ..kernels.generate import generate_batch
+    from ..model.batch import POWER_BIN_EDGES
+
+    _pin_numba_threads_env()
+    c, n = 1, 2  # the argument types of generate_from_vector and outcome_rows, at any size
+    power, position, offense, intent = (np.empty((c, n)), np.empty((c, n, 2)),
+                                        np.empty((c, n)), np.empty((c, n)))
+    gen_args = (np.uint64(0), np.int64(0), np.ones(6), 1, power, position, offense, intent)
+    ints, bytes_ = np.empty((c, n), np.int32), np.empty((c, n), np.int8)
+    eval_args = (power, position, offense, intent[:, None, :], np.empty(N_PARAMS),
+                 POWER_BIN_EDGES, 1, ints, bytes_, ints, ints, bytes_,
+                 np.empty((1, c, n_out))[0], np.empty((1, N_POWER_BINS, 3), np.int64))
+    seconds = 0.0
+    for dispatcher, args in ((generate_batch, gen_args), (evaluate_batch, eval_args)):
+        signature = tuple(numba.typeof(a) for a in args)
+        seconds += _compile_announced(dispatcher, signature, "the reservoir kernels") or 0.0
+    return seconds
+
+
 COMPILE_ESTIMATE = "about 40 s on 2 cores"
 """What the compile notice promises (``mc-threat bench`` measures a cold compile of every
 kernel as ``compile.cold_compile_s``; the sweep kernel is about half of it)."""

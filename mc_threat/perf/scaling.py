@@ -46,9 +46,9 @@ def task_overhead(ex, n_tasks: int = 400) -> dict:
     groups = block_groups(design_points(Config()).configs, 0, 1)
     workers = len(ex.client.scheduler_info()["workers"])
     jobs = [(k, 0) for k in range(n_tasks)]
-    list(ex.run(jobs[:workers * 4], lambda job: (1, [(job[0], 1)], groups)))  # warm up
+    list(ex.run(jobs[:workers * 4], lambda job: (1, [(job[0], 1)], groups, 0)))  # warm up
     t0 = time.perf_counter()
-    done = sum(1 for _ in ex.run(jobs, lambda job: (1, [(job[0], 1)], groups)))
+    done = sum(1 for _ in ex.run(jobs, lambda job: (1, [(job[0], 1)], groups, 0)))
     wall = time.perf_counter() - t0
     return {"tasks": done, "workers": workers, "wall_s": wall, "tasks_per_s": done / wall,
             "overhead_per_task_s": wall * workers / done}
@@ -126,19 +126,21 @@ def efficiency(ex, task_seconds=(0.5, 2.0, 8.0, 16.0), points: int = 16,
             jobs = [(b, r) for b in range(plan.n_blocks) for r in range(plan.n_runs)]
 
             def args(job, plan=plan, groups=groups):
-                return 1, [plan.chunk_range(c) for c in plan.run_chunks(job[1])], groups[job[0]]
+                # (seed, chunks, groups, reservoir): what the sweep's executors take
+                return (1, [plan.chunk_range(c) for c in plan.run_chunks(job[1])],
+                        groups[job[0]], 0)
 
             numba.set_num_threads(1)
             t0 = time.perf_counter()
             for job in jobs:
-                compute_task(*args(job))
+                compute_task(*args(job)[:3])
             raw = time.perf_counter() - t0
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
             with tempfile.TemporaryDirectory() as tmp:
                 create_store(f"{tmp}/e.zarr", cfg, design, plan)
                 store = Store(f"{tmp}/e.zarr")
                 t0 = time.perf_counter()
-                for (b, r), (moments, cbp) in ex.run(jobs, args):
+                for (b, r), (moments, cbp, _) in ex.run(jobs, args):
                     store.write_task(b, r, moments, cbp)
                 swept = time.perf_counter() - t0
             rows.append({"task_seconds_target": target, "tasks": plan.n_tasks,
