@@ -527,11 +527,11 @@ def test_damaged_partial_store_is_repaired(damage_reference, tmp_path, monkeypat
     real = Store.write_task
     calls = []
 
-    def stop_after_two(self, b, r, moments, cbp):
+    def stop_after_two(self, b, r, *data):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append((b, r))
-        return real(self, b, r, moments, cbp)
+        return real(self, b, r, *data)
 
     with monkeypatch.context() as mp:
         mp.setattr(Store, "write_task", stop_after_two)
@@ -720,11 +720,11 @@ def test_killed_dask_worker_is_replaced_and_results_are_exact(fault_reference, t
             os.kill(pids[target], signal.SIGKILL)
             killed.append(pids[target])
 
-    def write_and_kill(self, b, r, moments, cbp):
+    def write_and_kill(self, b, r, *data):
         writes.append((b, r))
         if len(writes) in (1, tasks // 2):
             kill_busy_worker()
-        return real_write(self, b, r, moments, cbp)
+        return real_write(self, b, r, *data)
 
     monkeypatch.setattr(Store, "write_task", write_and_kill)
     out = tmp_path / "lost_worker.zarr"
