@@ -465,9 +465,9 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
     design = design_points(config)
     plan = make_plan(design.configs, config.run.systems, config.run.chunk)
     out = Path(out)
-    # A directory left empty by a run killed while it was creating the store is no store.
     if resume:
-        extend.recover(out)
+        extend.recover(out)  # an extension killed between its two renames: put it back
+    # A directory left empty by a run killed while it was creating the store is no store.
     resuming = resume and (out.exists() or out.is_symlink()) and not is_empty_dir(out)
     check = None
     ext = None
@@ -479,7 +479,7 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
         else:
             # ... any other is checked: refuses a store of another config, finds damage.
             extend.note_leftover(out)
-            _refuse_fewer_samples(out, config)
+            _refuse_unextendable(out, config)
             check = check_store(out, config, plan, design)
             done = check.done.copy()
     else:
@@ -572,7 +572,9 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
                        time.perf_counter() - t0, plan.systems, compiled)
 
 
-def _refuse_fewer_samples(out: Path, config) -> None:
+def _refuse_unextendable(out: Path, config) -> None:
+    """One line instead of "a different config" when only ``sweep.samples`` differs and the
+    store cannot be extended (fewer samples, or an LHS design)."""
     why = extend.samples_change_message(extend.stored_config(out), config)
     if why is not None:
         raise ConfigError(why)
