@@ -436,3 +436,16 @@ def test_sensitivity_with_more_samples_but_no_resume_points_to_resume(tmp_path, 
     assert_clean_error(code, out, err)
     assert "add --resume to extend it" in err and "--overwrite" not in err, err
     assert snapshot(store) == before
+
+
+def test_a_stranger_where_the_new_store_is_built_stops_the_extension(tmp_path, capsys):
+    store = tmp_path / "s.zarr"
+    sweep(with_samples(8), store)
+    stranger = tmp_path / ".s.zarr.extending"
+    stranger.write_text("not ours")
+    cfg = write_config(tmp_path / "c.yaml", with_samples(16))
+    code, out, err = run_cli(["sweep", cfg, "--out", store, "--workers", "0", "--quiet",
+                              "--resume"], capsys)
+    assert_clean_error(code, out, err)
+    assert "is not a store an earlier extension left" in err, err
+    assert stranger.read_text() == "not ours"

@@ -45,7 +45,7 @@ import numpy as np
 from ..config import ConfigError, config_from_dict, config_from_yaml, config_hash
 from ..design import design_size
 from ..errors import StoreError
-from ..store import Store, read_json, remove_store, write_template
+from ..store import Store, is_empty_dir, is_store, read_json, remove_store, write_template
 from .check import check_store
 
 
@@ -166,10 +166,14 @@ def plan_extension(out, config, design, plan) -> Extension | None:
     if out.is_symlink():
         raise StoreError(f"{out}: is a symbolic link; extend the store at its real path "
                          f"({out.resolve()})")
-    for leftover in (_aside(out),):
-        if leftover.exists() or leftover.is_symlink():
-            raise StoreError(f"{leftover}: exists (the store before an earlier extension of "
-                             f"{out.name}); move or remove it before extending again")
+    aside, staging = _aside(out), _staging(out)
+    if aside.exists() or aside.is_symlink():
+        raise StoreError(f"{aside}: exists (the store before an earlier extension of "
+                         f"{out.name}); move or remove it before extending again")
+    if (staging.exists() or staging.is_symlink()) and (
+            staging.is_symlink() or not (is_store(staging) or is_empty_dir(staging))):
+        raise StoreError(f"{staging}: exists and is not a store an earlier extension left; "
+                         "move it away before extending (it would be replaced)")
     n_old = design_size(old.sweep)[0]
     if not _starts_with_stored_points(out, design, n_old):
         _refuse_if_damaged(check_store(out, old))  # a lost coordinate chunk: say so instead
