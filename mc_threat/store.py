@@ -33,6 +33,10 @@ merged block against a new merge of its tasks. ``mc-threat info`` reports it; ``
 repairs it (:func:`check_store` with ``repair=True``): metadata is restored from the
 template, the damaged tasks lose their manifest entries and are computed again.
 
+This module is long on purpose: it is the one place that knows the layout (creating,
+writing, reading, the reservoir group, the safety checks), so that a change of layout is a
+change of one file.
+
 Nothing in a store is executed or unpickled: metadata is JSON, strings are zarr v3
 ``string`` arrays (``vlen-utf8``), and :func:`check_safe_metadata` refuses, before zarr opens
 anything, a store whose metadata names a codec or data type outside a small allowlist.

@@ -52,7 +52,8 @@ import numpy as np
 from ..config import ConfigError
 from ..store import StoreError, check_safe_metadata, now, quiet
 
-__all__ = ["DISCOVER_GROUP", "Discovery", "discover", "discover_store", "load_design",
+__all__ = ["DISCOVER_GROUP", "Discovery", "discover", "discover_store", "factor_columns",
+           "load_design",
            "read_result", "summary_text", "write_result"]
 
 DISCOVER_GROUP = "discover"
@@ -171,6 +172,21 @@ def outcome_values(ds, outcome: str, path) -> np.ndarray:
     return np.asarray(y, dtype=np.float64)
 
 
+def factor_columns(ds, factors, path) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The swept factors of ``ds`` (coordinates along ``point``) that are numbers and vary,
+    as float64 columns by name, and the names of the others (left out)."""
+    columns, ignored = {}, []
+    for f in factors:
+        if f not in ds.coords:
+            raise StoreError(f"{path}: no point coordinate for factor {f}")
+        v = ds[f].values
+        if v.dtype.kind not in "fiu" or np.unique(v).size < 2:
+            ignored.append(str(f))
+            continue
+        columns[str(f)] = v.astype(np.float64)
+    return columns, ignored
+
+
 def load_design(path, outcome: str):
     """``(X, y, ignored, ds_attrs)`` of a store: X a ``pandas.DataFrame`` of the numeric
     factors that vary (columns by dotted config name, one row per point), y the outcome."""
@@ -187,15 +203,7 @@ def load_design(path, outcome: str):
             raise StoreError(f"{path}: not a sweep store (no point dimension)")
         check_complete(path)
         y = outcome_values(ds, outcome, path)
-        columns, ignored = {}, []
-        for f in factors:
-            if f not in ds.coords:
-                raise StoreError(f"{path}: no point coordinate for factor {f}")
-            v = ds[f].values
-            if v.dtype.kind not in "fiu" or np.unique(v).size < 2:
-                ignored.append(str(f))
-                continue
-            columns[str(f)] = v.astype(np.float64)
+        columns, ignored = factor_columns(ds, factors, path)
         attrs = dict(ds.attrs)
     finally:
         ds.close()

@@ -109,7 +109,7 @@ def feature_table(path, outcome: str, *, max_rows: int = 50_000, seed: int = 0):
     ``(points, kept systems)`` of the whole reservoir. Only the drawn rows are held in
     memory (one variable of the whole reservoir at a time)."""
     from ..model.attributes import SYSTEM_ATTRIBUTES
-    from .discover import check_complete
+    from .discover import check_complete, factor_columns
 
     path = Path(path)
     if outcome not in OUTCOMES:
@@ -135,27 +135,19 @@ def feature_table(path, outcome: str, *, max_rows: int = 50_000, seed: int = 0):
                              "says what is wrong, --resume repairs it")
         return values
 
-    columns, names, kinds, ignored = [], [], [], []
-    for name in SYSTEM_ATTRIBUTES:
-        columns.append(column(name))
-        names.append(name)
-        kinds.append("system")
+    factors, ignored = factor_columns(ds, _factors(path), path)
+    names = [*SYSTEM_ATTRIBUTES, *factors]
+    kinds = ["system"] * len(SYSTEM_ATTRIBUTES) + ["factor"] * len(factors)
     point_of_row = rows // k
-    root_factors = _factors(path)
-    for name in [*root_factors, "n_states"]:
-        if name not in ds.coords or (name == "n_states" and "model.n_states" in root_factors):
-            continue
-        v = np.asarray(ds[name].values)
-        if v.dtype.kind not in "fiu" or np.unique(v).size < 2:
-            if name != "n_states":
-                ignored.append(name)
-            continue
-        columns.append(v.astype(np.float64)[point_of_row])
-        names.append(name)
-        kinds.append("factor")
-    X = np.stack(columns, axis=1)
+    X = np.stack([column(name) for name in SYSTEM_ATTRIBUTES]
+                 + [v[point_of_row] for v in factors.values()], axis=1)
     y = column(outcome)
     return X, y, rows % k, names, kinds, ignored, (n_points, k)
+
+
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**32:  # scikit-learn's random_state
+        raise ConfigError(f"--seed: must be between 0 and 2**32 - 1, got {seed}")
 
 
 def _factors(path: Path) -> list[str]:
@@ -174,8 +166,7 @@ def score_features(X, y, system, names, kinds, *, outcome: str = "", max_rows: i
     from sklearn.inspection import permutation_importance
     from sklearn.metrics import r2_score
 
-    if not 0 <= seed < 2**32:
-        raise ConfigError(f"--seed: must be between 0 and 2**32 - 1, got {seed}")
+    _check_seed(seed)
     rows = np.arange(len(y))
     if len(rows) > max_rows:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
@@ -247,8 +238,7 @@ def features_store(path, outcome: str = "alignment_change", *, write: bool = Tru
     from .common import replace_group
 
     max_rows, seed = kwargs.get("max_rows", 50_000), kwargs.get("seed", 0)
-    if not 0 <= seed < 2**32:  # before reading anything
-        raise ConfigError(f"--seed: must be between 0 and 2**32 - 1, got {seed}")
+    _check_seed(seed)  # before reading anything
     X, y, system, names, kinds, ignored, (points, systems) = feature_table(
         path, outcome, max_rows=max_rows, seed=seed)
     s = score_features(X, y, system, names, kinds, outcome=outcome, **kwargs)

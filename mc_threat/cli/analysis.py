@@ -133,9 +133,7 @@ def add_analysis_parsers(subparsers) -> None:
                    help="smallest share of the points in a box (default 0.05)")
     d.add_argument("--max-boxes", type=positive_int, default=3, metavar="K",
                    help="at most K boxes (default 3)")
-    d.add_argument("--figures", metavar="DIR", help="directory of the figure "
-                   "(default: <store name>_figures next to the store)")
-    d.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_output_options(d)
     d.set_defaults(func=cmd_discover)
 
     f = subparsers.add_parser(
@@ -160,10 +158,15 @@ def add_analysis_parsers(subparsers) -> None:
                    help="shuffles per feature for the permutation importance (default 10)")
     f.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of the row sample, the trees and the shuffles (default 0)")
-    f.add_argument("--figures", metavar="DIR", help="directory of the figure "
-                   "(default: <store name>_figures next to the store)")
-    f.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_output_options(f)
     f.set_defaults(func=cmd_features)
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    """``--figures DIR`` and ``--json``, shared by the analyses that draw one figure."""
+    p.add_argument("--figures", metavar="DIR", help="directory of the figure "
+                   "(default: <store name>_figures next to the store)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _is_store(path: Path) -> bool:

@@ -106,20 +106,21 @@ def _only_samples_differ(old, new) -> bool:
     return config_hash(config_from_dict(d)) == config_hash(new)
 
 
+def _grows(old, new) -> bool:
+    """Of two configs that differ only in ``sweep.samples``: whether ``new`` is a larger Sobol'
+    design, the one change a store can take by extension."""
+    return new.sweep.design == "sobol" and new.sweep.samples > old.sweep.samples
+
+
 def extends(old, new) -> bool:
     """Whether config ``new`` is config ``old`` with a Sobol' design of more base samples
     (every other setting equal)."""
-    return (_only_samples_differ(old, new) and new.sweep.design == "sobol"
-            and new.sweep.samples > old.sweep.samples)
+    return _only_samples_differ(old, new) and _grows(old, new)
 
 
-def samples_change_message(old, new) -> str | None:
-    """The one-line reason a store made from ``old`` cannot take ``new`` when the two differ
-    only in ``sweep.samples`` and the store cannot be extended (None otherwise)."""
-    if not _only_samples_differ(old, new) or extends(old, new):
-        return None
-    if new.sweep.samples == old.sweep.samples:
-        return None
+def _cannot_grow(old, new) -> str:
+    """The one-line reason a store of ``old`` cannot take ``new``, which differs from it in
+    ``sweep.samples`` only, and not by growing a Sobol' design."""
     if new.sweep.design == "lhs":
         return (f"sweep.samples: an lhs store cannot be extended (a Latin hypercube of "
                 f"{new.sweep.samples} points does not contain the one of {old.sweep.samples} "
@@ -144,10 +145,6 @@ class Extension:
     prefix: dict[tuple[int, int], int] = field(default_factory=dict)
     old_data: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
-    @property
-    def kept_tasks(self) -> int:
-        return int(self.done.sum())
-
 
 def plan_extension(out, config, design, plan) -> Extension | None:
     """The extension of store ``out`` to ``config`` (read only), or None when the store was
@@ -155,14 +152,19 @@ def plan_extension(out, config, design, plan) -> Extension | None:
 
     Raises
     ------
+    ConfigError
+        ``config`` differs from the store's only in ``sweep.samples`` but cannot extend it
+        (fewer samples, or an LHS design).
     StoreError
         The store is damaged (resume it with its own config first, which repairs it), or
         the larger design does not start with the store's points.
     """
     out = Path(out)
     old = stored_config(out)
-    if not extends(old, config):
+    if not _only_samples_differ(old, config) or old.sweep.samples == config.sweep.samples:
         return None
+    if not _grows(old, config):
+        raise ConfigError(_cannot_grow(old, config))
     if out.is_symlink():
         raise StoreError(f"{out}: is a symbolic link; extend the store at its real path "
                          f"({out.resolve()})")

@@ -9,6 +9,10 @@ checking the store and repairing any damage (:func:`mc_threat.engine.check.check
 Ctrl-C in a terminal sends SIGINT to the whole foreground process group, dask's worker
 processes included. The workers ignore it (:func:`dask_setup`, a worker preload): the client
 process alone stops, closes the cluster and reports :class:`SweepInterrupted`.
+
+The driver and its executors stay in one module (over 600 lines) because the interrupt,
+resume and worker-check rules above span all of them; planning and computing a task live in
+:mod:`.tasks`, damage in :mod:`.check`, growing a Sobol' store in :mod:`.extend`.
 """
 
 from __future__ import annotations
@@ -472,14 +476,14 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
     check = None
     ext = None
     if resuming:
-        # Read-only: a store of a smaller Sobol' design of this config is extended ...
+        # Read-only: a store of a smaller Sobol' design of this config is extended (one
+        # that differs only in samples but cannot grow is refused) ...
         ext = extend.plan_extension(out, config, design, plan)
         if ext is not None:
             done = ext.done.copy()
         else:
             # ... any other is checked: refuses a store of another config, finds damage.
             extend.note_leftover(out)
-            _refuse_unextendable(out, config)
             check = check_store(out, config, plan, design)
             done = check.done.copy()
     else:
@@ -570,14 +574,6 @@ def run_sweep(config, out, *, workers: int | None = None, scheduler: str | None 
             executor.close()
     return SweepReport(out, plan.n_points, plan.n_tasks, ran,
                        time.perf_counter() - t0, plan.systems, compiled)
-
-
-def _refuse_unextendable(out: Path, config) -> None:
-    """One line instead of "a different config" when only ``sweep.samples`` differs and the
-    store cannot be extended (fewer samples, or an LHS design)."""
-    why = extend.samples_change_message(extend.stored_config(out), config)
-    if why is not None:
-        raise ConfigError(why)
 
 
 def _script_guard(workers: int | None) -> int | None:
